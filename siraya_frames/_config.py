@@ -1,0 +1,99 @@
+"""Defaults and the one place where settings are resolved.
+
+Order for every setting: the argument, then the ``SIRAYA_*`` environment variable, then the
+``DEFAULT_*`` constant below. Nothing is read at import time.
+
+Examples
+--------
+>>> resolve_base_url("http://127.0.0.1:8000/v1/")
+'http://127.0.0.1:8000/v1'
+"""
+
+from __future__ import annotations
+
+import os
+from urllib.parse import urlsplit
+
+from siraya_frames._errors import ConfigurationError
+
+DEFAULT_BASE_URL = "https://llm.siraya.pro/v1"
+DEFAULT_TIMEOUT = 60.0
+"""Seconds for one HTTP call (connect, read, write)."""
+DEFAULT_MAX_ATTEMPTS = 6
+"""Attempts of one retryable HTTP call, the first included."""
+DEFAULT_MAX_RETRY_SECONDS = 300.0
+"""Total seconds one HTTP call may spend retrying."""
+DEFAULT_MAX_REQUESTS = 5_000
+"""Requests per batch. Siraya documents no limit; 5,000 is the tightest documented by a peer
+service with inline requests (OpenRouter), and keeps each create body a modest upload."""
+DEFAULT_MAX_BYTES = 50 * 1024 * 1024
+"""Bytes of one create body (50 MiB). Peers allow 100 MB (OpenAI) to 256 MB (Anthropic); an
+inline POST that large is fragile, so we stay well under."""
+DEFAULT_JOB_ROOT = ".siraya_frames"
+"""Where jobs live when no ``job_dir`` is given (relative to the working directory)."""
+
+ENV_API_KEY = "SIRAYA_API_KEY"
+ENV_BASE_URL = "SIRAYA_BASE_URL"
+ENV_ALLOW_HTTP = "SIRAYA_ALLOW_INSECURE_HTTP"
+ENV_JOB_ROOT = "SIRAYA_JOB_ROOT"
+
+_LOOPBACK = {"localhost", "127.0.0.1", "::1", "[::1]"}
+
+
+def resolve_api_key(api_key: str | None) -> str:
+    """Return the API key from the argument or ``SIRAYA_API_KEY``.
+
+    Raises
+    ------
+    ConfigurationError
+        When neither is set; the message names both fixes.
+    """
+    key = api_key if api_key is not None else os.environ.get(ENV_API_KEY)
+    if not key:
+        raise ConfigurationError(
+            "No Siraya API key: pass api_key=... to the client, or set the environment "
+            f"variable {ENV_API_KEY}."
+        )
+    return key
+
+
+def is_loopback(host: str | None) -> bool:
+    """Tell whether a host name is this machine (127.0.0.0/8, ::1 or localhost).
+
+    Examples
+    --------
+    >>> is_loopback("127.0.0.5"), is_loopback("example.com")
+    (True, False)
+    """
+    if not host:
+        return False
+    return host in _LOOPBACK or host.startswith("127.")
+
+
+def resolve_base_url(base_url: str | None, *, allow_insecure_http: bool | None = None) -> str:
+    """Return the base URL from the argument, ``SIRAYA_BASE_URL`` or the default.
+
+    Plain ``http://`` is accepted only for loopback hosts, unless ``allow_insecure_http`` (or
+    ``SIRAYA_ALLOW_INSECURE_HTTP=1``) says otherwise: the API key would travel in clear text.
+    """
+    url = base_url or os.environ.get(ENV_BASE_URL) or DEFAULT_BASE_URL
+    url = url.rstrip("/")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigurationError(
+            f"base_url {url!r} is not an http(s) URL; expected e.g. {DEFAULT_BASE_URL!r}."
+        )
+    if allow_insecure_http is None:
+        allow_insecure_http = os.environ.get(ENV_ALLOW_HTTP, "") in ("1", "true", "yes")
+    if parts.scheme == "http" and not is_loopback(parts.hostname) and not allow_insecure_http:
+        raise ConfigurationError(
+            f"base_url {url!r} uses plain http to a host that is not this machine, so the API "
+            "key would travel unencrypted. Use https, or pass allow_insecure_http=True (or set "
+            f"{ENV_ALLOW_HTTP}=1) if you really mean it."
+        )
+    return url
+
+
+def resolve_job_root(job_root: str | os.PathLike[str] | None = None) -> str:
+    """Return the folder under which default job directories are made."""
+    return os.fspath(job_root or os.environ.get(ENV_JOB_ROOT) or DEFAULT_JOB_ROOT)

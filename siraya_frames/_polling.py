@@ -1,0 +1,119 @@
+"""The sans-I/O core of the batch lifecycle and its two short drivers.
+
+A lifecycle step is a generator that *yields* what it needs done (:class:`Call` a client
+method, :class:`Sleep` a while) and receives the answer. The decisions live once, in the
+generators of ``_job.py``; :func:`drive` runs them with a :class:`~siraya_frames.SirayaClient`
+and :func:`adrive` with an :class:`~siraya_frames.AsyncSirayaClient` (the way tenacity's
+``Retrying`` and ``AsyncRetrying`` drive one ``iter()``).
+
+Examples
+--------
+>>> def steps():
+...     state = yield Call("get_batch", ("b1",))
+...     yield Sleep(0.0)
+...     return state
+>>> class FakeClient:
+...     def get_batch(self, batch_id):
+...         return f"state of {batch_id}"
+>>> drive(steps(), FakeClient(), sleep=lambda s: None)
+'state of b1'
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Generator
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["Call", "PollSchedule", "Sleep", "Steps", "adrive", "drive"]
+
+
+@dataclass(frozen=True)
+class Call:
+    """Call ``client.<name>(*args, **kwargs)`` and send the answer back."""
+
+    name: str
+    args: tuple[Any, ...] = ()
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Sleep:
+    """Wait ``seconds`` before the next step."""
+
+    seconds: float
+
+
+Steps = Generator[Call | Sleep, Any, Any]
+
+
+def drive(steps: Steps, client: Any, *, sleep: Callable[[float], Any] = time.sleep) -> Any:
+    """Run lifecycle steps with a synchronous client; return what the steps return."""
+    reply: Any = None
+    while True:
+        try:
+            op = steps.send(reply)
+        except StopIteration as done:
+            return done.value
+        if isinstance(op, Sleep):
+            reply = sleep(op.seconds)
+        else:
+            reply = getattr(client, op.name)(*op.args, **op.kwargs)
+
+
+async def adrive(steps: Steps, client: Any, *, sleep: Callable[[float], Any] = asyncio.sleep) -> Any:
+    """Run lifecycle steps with an asynchronous client; return what the steps return."""
+    reply: Any = None
+    while True:
+        try:
+            op = steps.send(reply)
+        except StopIteration as done:
+            return done.value
+        if isinstance(op, Sleep):
+            reply = await sleep(op.seconds)
+        else:
+            reply = await getattr(client, op.name)(*op.args, **op.kwargs)
+
+
+@dataclass(frozen=True)
+class PollSchedule:
+    """Adaptive polling: quick at first, backing off to a cap, never past the expiry.
+
+    Parameters
+    ----------
+    initial
+        Seconds before the second poll.
+    factor
+        Growth of the delay after each poll.
+    maximum
+        The longest delay between two polls.
+
+    Examples
+    --------
+    >>> s = PollSchedule(initial=1.0, factor=2.0, maximum=10.0)
+    >>> [s.delay(n, now=0.0) for n in range(5)]
+    [1.0, 2.0, 4.0, 8.0, 10.0]
+    >>> s.delay(9, now=100.0, expires_at=103.0)
+    3.0
+    """
+
+    initial: float = 1.0
+    factor: float = 1.5
+    maximum: float = 60.0
+
+    def delay(
+        self,
+        n_polls: int,
+        *,
+        now: float,
+        expires_at: float | None = None,
+        deadline: float | None = None,
+    ) -> float:
+        """Seconds to wait after ``n_polls`` polls, bounded by the expiry and the deadline."""
+        wait = min(self.maximum, self.initial * self.factor ** min(n_polls, 64))
+        for bound in (expires_at, deadline):
+            if bound is not None:
+                wait = min(wait, max(bound - now, 0.0))
+        return max(wait, 0.0)
