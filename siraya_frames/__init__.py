@@ -1,5 +1,9 @@
 """siraya_frames: label or transform a Polars DataFrame with an LLM through Siraya's batch API.
 
+The flow, each step a plain function: :func:`build_requests` → :func:`estimate` →
+:func:`submit` (a :class:`Job`) → :meth:`Job.wait` → :meth:`Job.results` →
+:func:`join_results` → :func:`write_parquet`; or all of it at once with :func:`run`.
+
 Examples
 --------
 >>> import siraya_frames as sf
@@ -10,6 +14,9 @@ Examples
 from __future__ import annotations
 
 from siraya_frames import _errors as errors
+from siraya_frames import _namespace  # noqa: F401  (registers df.siraya)
+from siraya_frames._build import build_requests
+from siraya_frames._client import AsyncSirayaClient, RetryPolicy, SirayaClient
 from siraya_frames._errors import (
     APIConnectionError,
     APIError,
@@ -23,23 +30,61 @@ from siraya_frames._errors import (
     RateLimitError,
     ServerError,
     SirayaError,
+    WaitTimeoutError,
 )
+from siraya_frames._estimate import PRICES, PRICES_AS_OF, estimate
+from siraya_frames._job import Job, JobStatus, submit
+from siraya_frames._join import join_results
+from siraya_frames._labels import parse_extraction, parse_labels
+from siraya_frames._parquet import read_provenance, write_parquet
+from siraya_frames._plan import BatchPayload, plan_batches, write_jsonl
+from siraya_frames._polling import PollSchedule
+from siraya_frames._results import RESULT_SCHEMA, ResultsWarning, read_results
+from siraya_frames._run import run, summarize
+from siraya_frames._shapes import BatchState, BatchStatus
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "PRICES",
+    "PRICES_AS_OF",
+    "RESULT_SCHEMA",
     "APIConnectionError",
     "APIError",
     "APIStatusError",
+    "AsyncSirayaClient",
     "AuthenticationError",
+    "BatchPayload",
+    "BatchState",
+    "BatchStatus",
     "ConfigurationError",
     "InputError",
     "InsufficientBalanceError",
+    "Job",
     "JobError",
+    "JobStatus",
     "NotFoundError",
+    "PollSchedule",
     "RateLimitError",
+    "ResultsWarning",
+    "RetryPolicy",
     "ServerError",
+    "SirayaClient",
     "SirayaError",
+    "WaitTimeoutError",
     "__version__",
+    "build_requests",
     "errors",
+    "estimate",
+    "join_results",
+    "parse_extraction",
+    "parse_labels",
+    "plan_batches",
+    "read_provenance",
+    "read_results",
+    "run",
+    "submit",
+    "summarize",
+    "write_jsonl",
+    "write_parquet",
 ]

@@ -63,7 +63,9 @@ def drive(steps: Steps, client: Any, *, sleep: Callable[[float], Any] = time.sle
             reply = getattr(client, op.name)(*op.args, **op.kwargs)
 
 
-async def adrive(steps: Steps, client: Any, *, sleep: Callable[[float], Any] = asyncio.sleep) -> Any:
+async def adrive(
+    steps: Steps, client: Any, *, sleep: Callable[[float], Any] = asyncio.sleep
+) -> Any:
     """Run lifecycle steps with an asynchronous client; return what the steps return."""
     reply: Any = None
     while True:

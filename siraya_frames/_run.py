@@ -1,0 +1,325 @@
+"""``run``: build → submit → wait → collect → join → write, in one re-runnable call.
+
+Re-running the same call re-attaches to its job (the job directory is derived from the
+requests and the service URL) and pays for nothing twice.
+
+Examples
+--------
+>>> import polars as pl, tempfile, siraya_frames as sf
+>>> from siraya_frames.emulator import Emulator
+>>> df = pl.DataFrame({"review": ["positive", "Negative.", "so-so"]})
+>>> with Emulator() as emu, sf.SirayaClient("k", emu.base_url) as client:
+...     out = sf.run(df, prompt="{review}", model="m", labels=["positive", "negative"],
+...                  client=client, job_dir=tempfile.mkdtemp(), progress=False)
+>>> out["label"].to_list()
+['positive', 'negative', None]
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import polars as pl
+
+from siraya_frames import _config
+from siraya_frames._build import build_requests
+from siraya_frames._client import SirayaClient
+from siraya_frames._errors import InputError
+from siraya_frames._estimate import BATCH_DISCOUNT, PRICES_AS_OF, _price_table
+from siraya_frames._job import Job, submit
+from siraya_frames._join import join_results
+from siraya_frames._labels import (
+    extraction_instructions,
+    label_instructions,
+    normalize_schema,
+    parse_extraction,
+    parse_labels,
+)
+from siraya_frames._parquet import write_parquet
+
+logger = logging.getLogger("siraya_frames")
+
+__all__ = ["DEFAULT_MAX_TOKENS", "run", "summarize"]
+
+DEFAULT_MAX_TOKENS = 1024
+"""``max_tokens`` when ``run`` is not told: the quickstart's value."""
+
+
+def _escape(text: str) -> str:
+    return text.replace("{", "{{").replace("}", "}}")
+
+
+def _task_prompt(
+    prompt: str | None, labels: Any, abstain: str | None, schema: dict[str, Any] | None
+) -> str | None:
+    """The prompt template with label or extraction instructions appended (braces escaped)."""
+    if labels is not None and schema is not None:
+        raise InputError("pass labels= or schema=, not both (one run labels or extracts)")
+    if prompt is None or (labels is None and schema is None):
+        return prompt
+    if labels is not None:
+        return f"{prompt}\n\n{_escape(label_instructions(labels, abstain=abstain))}"
+    return f"{prompt}\n\n{_escape(extraction_instructions(schema))}"
+
+
+def _add_task_columns(
+    out: pl.DataFrame, *, labels: Any, abstain: str | None, schema: Any, prefix: str
+) -> pl.DataFrame:
+    answers = out.get_column(f"{prefix}response_text")
+    if labels is not None:
+        parsed = parse_labels(answers, labels, abstain=abstain)
+    elif schema is not None:
+        parsed = parse_extraction(answers, schema)
+    else:
+        return out
+    parsed = parsed.rename({c: f"{prefix}{c}" for c in parsed.columns})
+    clash = sorted(set(parsed.columns) & set(out.columns))
+    if clash:
+        raise InputError(
+            f"column(s) {clash} already exist in the frame; pass prefix='llm_' (or another) "
+            "to run() so the new columns get distinct names"
+        )
+    return out.hstack(parsed)
+
+
+def run(
+    df: pl.DataFrame | pl.LazyFrame,
+    *,
+    prompt: str | None = None,
+    model: str | pl.Expr,
+    max_tokens: int | pl.Expr = DEFAULT_MAX_TOKENS,
+    messages: str | None = None,
+    system: str | pl.Expr | None = None,
+    labels: Sequence[str] | Mapping[str, str] | None = None,
+    abstain: str | None = None,
+    schema: Mapping[str, Any] | None = None,
+    output: str | os.PathLike[str] | None = None,
+    job_dir: str | os.PathLike[str] | None = None,
+    client: SirayaClient | None = None,
+    wait: bool = True,
+    timeout: float | None = None,
+    progress: bool = True,
+    show_summary: bool = True,
+    prefix: str = "",
+    max_requests: int = _config.DEFAULT_MAX_REQUESTS,
+    max_bytes: int = _config.DEFAULT_MAX_BYTES,
+    **params: Any,
+) -> pl.DataFrame | Job:
+    """Label or transform every row of ``df`` through the batch API, in one call.
+
+    Parameters
+    ----------
+    df
+        The rows.
+    prompt, messages, system, model, max_tokens
+        As for :func:`build_requests`; ``**params`` passes the other Messages parameters
+        (``temperature``, ``top_p``, ``stop_sequences``, ``thinking``, ``on_null``...).
+    labels
+        A list of labels, or a dict label -> description: adds a ``label`` column of
+        ``pl.Enum(labels)`` and a ``label_error`` column (answers that are not exactly one
+        label give a null label, never a guess).
+    abstain
+        An extra label the model may answer when none applies.
+    schema
+        A Polars schema (``{"name": pl.String, "year": pl.Int32}``): the answers are parsed
+        as JSON objects into typed columns, plus ``parse_error``.
+    output
+        A Parquet file to write (atomically, with provenance metadata).
+    job_dir
+        Where the job lives; by default derived from the requests, so a re-run re-attaches.
+    client
+        A :class:`SirayaClient`; by default one from ``SIRAYA_API_KEY`` / ``SIRAYA_BASE_URL``.
+    wait
+        ``False`` returns the :class:`Job` right after submitting (collect later).
+    timeout
+        Seconds to wait at most (:class:`WaitTimeoutError` after; the job goes on).
+    progress
+        Show a progress bar while waiting.
+    show_summary
+        Show the :func:`summarize` frame when done (displayed in notebooks, printed to
+        stderr elsewhere).
+    prefix
+        Prefix for every added column (use it when a name clashes with yours).
+
+    Returns
+    -------
+    pl.DataFrame or Job
+        Your rows in their order with the answer columns; or the job with ``wait=False``.
+    """
+    norm_schema = normalize_schema(schema) if schema is not None else None
+    template = _task_prompt(prompt, labels, abstain, norm_schema)
+    requests = build_requests(
+        df,
+        prompt=template,
+        messages=messages,
+        system=system,
+        model=model,
+        max_tokens=max_tokens,
+        **params,
+    )
+    requests = requests.collect() if isinstance(requests, pl.LazyFrame) else requests
+    provenance = _provenance(prompt, template, model, labels, abstain, norm_schema, params)
+    job = submit(
+        requests,
+        client=client,
+        job_dir=job_dir,
+        max_requests=max_requests,
+        max_bytes=max_bytes,
+        provenance=provenance,
+    )
+    if not wait:
+        return job
+    job.wait(timeout=timeout, progress=progress)
+    joined = join_results(requests, job.results(), prefix=prefix)
+    out = _add_task_columns(
+        joined, labels=labels, abstain=abstain, schema=norm_schema, prefix=prefix
+    )
+    if output is not None:
+        write_parquet(
+            out,
+            output,
+            job=job,
+            prefix=prefix,
+            provenance={"cost": _cost_record(out, requests, prefix)},
+        )
+    if show_summary:
+        _show(summarize(out, requests, prefix=prefix))
+    return out
+
+
+def _show(summary: pl.DataFrame) -> None:
+    """Display the summary in a notebook, or print it to stderr in a terminal."""
+    import sys
+
+    try:
+        from IPython import get_ipython
+        from IPython.display import display
+
+        if get_ipython() is not None and "IPKernelApp" in get_ipython().config:
+            display(summary)
+            return
+    except ImportError:
+        pass
+    print(summary, file=sys.stderr)
+
+
+def _provenance(
+    prompt: str | None,
+    template: str | None,
+    model: Any,
+    labels: Any,
+    abstain: str | None,
+    schema: dict[str, Any] | None,
+    params: dict[str, Any],
+) -> dict[str, Any]:
+    def plain(value: Any) -> Any:
+        return value if isinstance(value, str | int | float | bool | None) else str(value)
+
+    return {
+        "prompt_template": prompt,
+        "request_template": template,
+        "model": plain(model),
+        "labels": list(labels) if labels is not None else None,
+        "abstain": abstain,
+        "schema": {k: str(v) for k, v in schema.items()} if schema else None,
+        "params": {k: plain(v) for k, v in params.items()},
+    }
+
+
+# --------------------------------------------------------------------------- summary
+
+
+def _per_model_tokens(out: pl.DataFrame, requests: pl.DataFrame, prefix: str) -> pl.DataFrame:
+    """Actual tokens per requested model, each unique request counted once."""
+    models = requests.select("custom_id", pl.col("params").struct.field("model").alias("model"))
+    return (
+        out.select(
+            "custom_id",
+            pl.col(f"{prefix}input_tokens").alias("input_tokens"),
+            pl.col(f"{prefix}output_tokens").alias("output_tokens"),
+        )
+        .drop_nulls("custom_id")
+        .unique("custom_id", keep="first")
+        .join(models.unique("custom_id"), on="custom_id", how="left")
+        .group_by("model")
+        .agg(pl.col("input_tokens", "output_tokens").fill_null(0).sum())
+    )
+
+
+def _cost_record(
+    out: pl.DataFrame, requests: pl.DataFrame, prefix: str, prices: Any = None
+) -> dict[str, Any]:
+    tokens = _per_model_tokens(out, requests, prefix)
+    priced = tokens.join(_price_table(prices), on="model", how="left")
+    unknown = priced.filter(pl.col("input_price").is_null())["model"].to_list()
+    standard = (
+        priced.select(
+            pl.col("input_tokens") * pl.col("input_price")
+            + pl.col("output_tokens") * pl.col("output_price")
+        )
+        .to_series()
+        .sum()
+        / 1e6
+    )
+    known = not unknown
+    return {
+        "batch_cost_usd": float(standard) * BATCH_DISCOUNT if known else None,
+        "standard_cost_usd": float(standard) if known else None,
+        "saving_usd": float(standard) * (1 - BATCH_DISCOUNT) if known else None,
+        "prices_as_of": PRICES_AS_OF,
+        "note": f"no price for model(s) {unknown}; pass prices=" if unknown else "",
+    }
+
+
+def summarize(
+    out: pl.DataFrame,
+    requests: pl.DataFrame,
+    *,
+    prefix: str = "",
+    prices: Mapping[str, Mapping[str, float]] | None = None,
+) -> pl.DataFrame:
+    """One row summing up a run: outcomes, parsed labels or fields, tokens and cost.
+
+    Parameters
+    ----------
+    out
+        The joined frame (:func:`run` or :func:`join_results`).
+    requests
+        The :func:`build_requests` frame it came from.
+    prefix
+        The ``prefix`` the columns were given.
+    prices
+        Price overrides, as for :func:`estimate`.
+    """
+    status = pl.col(f"{prefix}result_status")
+    counts = out.select(
+        pl.len().alias("rows"),
+        pl.col("custom_id").n_unique().alias("unique_requests")
+        if "custom_id" in out.columns
+        else pl.lit(None).alias("unique_requests"),
+        (status == "succeeded").sum().alias("succeeded"),
+        (status == "errored").sum().alias("errored"),
+        status.is_in(["missing", "expired", "canceled"]).sum().alias("missing_or_expired"),
+        _parsed_expr(out, prefix).alias("parsed"),
+        pl.col(f"{prefix}input_tokens").sum().alias("input_tokens"),
+        pl.col(f"{prefix}output_tokens").sum().alias("output_tokens"),
+    )
+    cost = _cost_record(out, requests, prefix, prices)
+    return counts.with_columns(
+        pl.lit(cost["batch_cost_usd"], pl.Float64).alias("cost_usd"),
+        pl.lit(cost["saving_usd"], pl.Float64).alias("saved_vs_standard_usd"),
+    )
+
+
+def _parsed_expr(out: pl.DataFrame, prefix: str) -> pl.Expr:
+    if f"{prefix}label" in out.columns:
+        return pl.col(f"{prefix}label").is_not_null().sum()
+    if f"{prefix}parse_error" in out.columns:
+        return (
+            pl.col(f"{prefix}parse_error").is_null()
+            & pl.col(f"{prefix}response_text").is_not_null()
+        ).sum()
+    return pl.lit(None, pl.UInt32)

@@ -1,0 +1,184 @@
+"""The job directory: the only state a job needs to be resumed from any process.
+
+Layout::
+
+    <job_dir>/
+        job.json                 human-readable state: settings, batches, intents, ids, statuses
+        requests.parquet         the unique requests: custom_id, params_json
+        batches/<key>.ids        the custom_ids of one planned batch, one per line
+        results/<key>.jsonl      the raw results of one batch, saved before parsing
+
+Every write is atomic (a temporary file in the same folder, then ``os.replace``), so a crash
+at any point leaves either the old or the new file. The API key is never written here.
+
+Examples
+--------
+>>> import tempfile
+>>> store = JobStore(tempfile.mkdtemp())
+>>> store.write_ids("r0-b0000", ["a", "b"])
+>>> store.read_ids("r0-b0000")
+['a', 'b']
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from siraya_frames._errors import JobError, JobNotFoundError
+
+__all__ = ["BatchRecord", "JobState", "JobStore", "atomic_write", "utc_now"]
+
+JOB_FORMAT = "siraya-frames-job/1"
+
+
+def utc_now() -> str:
+    """The current time as an ISO 8601 UTC string (seconds)."""
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def atomic_write(path: str | os.PathLike[str], data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically: a temporary file, fsync, then rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+@dataclass
+class BatchRecord:
+    """One planned batch: its intent, then its id and progress.
+
+    ``status`` is ``"planned"`` from the moment the intent is recorded until the service
+    confirms the create; then a :class:`~siraya_frames._shapes.BatchStatus` value; or
+    ``"not_submitted"`` when the job was cancelled before the create was sent.
+    """
+
+    key: str
+    round: int
+    idempotency_key: str
+    n_requests: int
+    status: str = "planned"
+    batch_id: str | None = None
+    raw_status: str | None = None
+    done: int = 0
+    failed: int = 0
+    expires_at: float | None = None
+    planned_at: str | None = None
+    submitted_at: str | None = None
+    finished_at: str | None = None
+    results_file: str | None = None
+    result_url: str | None = None
+    result_fetches: int = 0
+    error: str | None = None
+
+
+@dataclass
+class JobState:
+    """Everything ``job.json`` holds."""
+
+    job_id: str
+    base_url: str
+    max_requests: int
+    max_bytes: int
+    n_requests: int = 0
+    created_at: str = field(default_factory=utc_now)
+    provenance: dict[str, Any] = field(default_factory=dict)
+    batches: list[BatchRecord] = field(default_factory=list)
+    format: str = JOB_FORMAT
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> JobState:
+        """Rebuild the state from the decoded ``job.json``."""
+        batches = [BatchRecord(**b) for b in data.get("batches", [])]
+        return cls(**{**data, "batches": batches})
+
+    def to_json(self) -> bytes:
+        """Encode the state as indented, human-readable JSON."""
+        return json.dumps(dataclasses.asdict(self), indent=2, ensure_ascii=False).encode()
+
+
+class JobStore:
+    """Reads and writes one job directory.
+
+    Parameters
+    ----------
+    path
+        The job directory; made on first write.
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+
+    def __repr__(self) -> str:
+        return f"JobStore({str(self.path)!r})"
+
+    @property
+    def state_file(self) -> Path:
+        return self.path / "job.json"
+
+    def exists(self) -> bool:
+        """True when a job has been saved here."""
+        return self.state_file.is_file()
+
+    def load(self) -> JobState:
+        """Read ``job.json``; a clear error when it is missing or damaged."""
+        if not self.exists():
+            raise JobNotFoundError(
+                f"no job in {str(self.path)!r} (no job.json); check the path, or submit first"
+            )
+        try:
+            state = JobState.from_dict(json.loads(self.state_file.read_bytes()))
+        except (ValueError, TypeError) as exc:
+            raise JobError(f"{self.state_file} is damaged and cannot be read: {exc}") from exc
+        if state.format != JOB_FORMAT:
+            raise JobError(f"{self.state_file} has format {state.format!r}; expected {JOB_FORMAT}")
+        return state
+
+    def save(self, state: JobState) -> None:
+        """Write ``job.json`` atomically."""
+        atomic_write(self.state_file, state.to_json())
+
+    def write_requests(self, requests: pl.DataFrame) -> None:
+        """Save the unique requests (``custom_id``, ``params_json``) atomically."""
+        fd, tmp = tempfile.mkstemp(dir=self._ensure(), prefix=".requests.", suffix=".tmp")
+        os.close(fd)
+        requests.select("custom_id", "params_json").write_parquet(tmp)
+        os.replace(tmp, self.path / "requests.parquet")
+
+    def read_requests(self) -> pl.DataFrame:
+        """The unique requests of the job, in submission order."""
+        return pl.read_parquet(self.path / "requests.parquet")
+
+    def write_ids(self, key: str, ids: list[str]) -> None:
+        """Save the custom_ids of one planned batch."""
+        atomic_write(self.path / "batches" / f"{key}.ids", ("\n".join(ids) + "\n").encode())
+
+    def read_ids(self, key: str) -> list[str]:
+        """The custom_ids of one planned batch."""
+        return (self.path / "batches" / f"{key}.ids").read_text().split()
+
+    def results_path(self, key: str) -> Path:
+        """Where the raw results of batch ``key`` are saved."""
+        (self.path / "results").mkdir(parents=True, exist_ok=True)
+        return self.path / "results" / f"{key}.jsonl"
+
+    def _ensure(self) -> Path:
+        self.path.mkdir(parents=True, exist_ok=True)
+        return self.path
