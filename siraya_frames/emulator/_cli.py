@@ -1,0 +1,217 @@
+"""``siraya-frames serve``: run the emulator in the foreground.
+
+Examples
+--------
+>>> import argparse
+>>> parser = argparse.ArgumentParser()
+>>> add_arguments(parser)
+>>> args = parser.parse_args(["--dialect", "infron", "--error-rate", "0.1"])
+>>> config_from_args(args).dialect, config_from_args(args).error_rate
+('infron', 0.1)
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import threading
+
+from siraya_frames._errors import ConfigurationError
+from siraya_frames.emulator._config import (
+    BACKENDS,
+    DEFAULT_CLI_PORT,
+    DEFAULT_COMPLETION_WINDOW,
+    DEFAULT_ERROR_TYPE,
+    DEFAULT_HOST,
+    DEFAULT_HTTP_ERROR_STATUS,
+    DEFAULT_MAX_BYTES,
+    DEFAULT_MAX_REQUESTS,
+    DIALECTS,
+    ENV_API_KEY,
+    RESULTS_FORMATS,
+    EmulatorConfig,
+)
+
+DESCRIPTION = """\
+Run a local emulator of Siraya AI's batch API (create, status/results, cancel), with
+synthetic answers and optional fault injection. Point a client at the printed base URL.
+
+example:
+  siraya-frames serve --port 8000 --api-key test-key --error-rate 0.05
+  export SIRAYA_BASE_URL=http://127.0.0.1:8000/v1 SIRAYA_API_KEY=test-key
+"""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the ``serve`` options to ``parser``.
+
+    Examples
+    --------
+    >>> p = argparse.ArgumentParser()
+    >>> add_arguments(p)
+    >>> p.parse_args([]).port
+    8000
+    """
+    if parser.description is None:
+        parser.description = DESCRIPTION
+        parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    add = parser.add_argument
+    add("--host", default=DEFAULT_HOST, help="interface to listen on (default: %(default)s)")
+    add(
+        "--port",
+        type=int,
+        default=DEFAULT_CLI_PORT,
+        help="port, 0 for any free one (default: %(default)s)",
+    )
+    add(
+        "--api-key",
+        default=None,
+        help="require 'Authorization: Bearer KEY' on every call "
+        f"(default: ${ENV_API_KEY}, else no auth)",
+    )
+    add(
+        "--dialect",
+        choices=DIALECTS,
+        default="quickstart",
+        help="which documented response "
+        "shapes to speak: the Siraya quickstart page, the API reference pages, or Infron's "
+        "status object with a result_url (default: %(default)s)",
+    )
+    add(
+        "--results-format",
+        choices=RESULTS_FORMATS,
+        default="anthropic",
+        help="shape of each result line (default: %(default)s)",
+    )
+    add(
+        "--backend",
+        choices=BACKENDS,
+        default="echo",
+        help="echo: answer with the last user "
+        "message (synthetic); openai-compatible: forward to --upstream-url (default: echo)",
+    )
+    add(
+        "--upstream-url",
+        default=None,
+        help="chat-completions base URL for the "
+        "openai-compatible backend, e.g. http://127.0.0.1:11434/v1",
+    )
+    add(
+        "--data-dir",
+        default=None,
+        help="keep state in this folder so a restart keeps the "
+        "batches (default: a temporary folder, removed on exit)",
+    )
+    add(
+        "--seconds-per-request",
+        type=float,
+        default=0.0,
+        help="time spent on each request, to watch batches progress (default: 0)",
+    )
+    add(
+        "--error-rate",
+        type=float,
+        default=0.0,
+        help="fraction of requests whose result is an error (default: 0)",
+    )
+    add(
+        "--error-type",
+        default=DEFAULT_ERROR_TYPE,
+        help="error type of those results (default: %(default)s)",
+    )
+    add(
+        "--http-error-rate",
+        type=float,
+        default=0.0,
+        help="fraction of API calls answered with --http-error-status (default: 0)",
+    )
+    add(
+        "--http-error-status",
+        type=int,
+        default=DEFAULT_HTTP_ERROR_STATUS,
+        help="status of "
+        "injected HTTP errors: 429 (with Retry-After), 500, 503 (default: %(default)s)",
+    )
+    add(
+        "--completion-window",
+        type=float,
+        default=DEFAULT_COMPLETION_WINDOW,
+        help="seconds before an unfinished batch expires (default: %(default)s, 24 h)",
+    )
+    add(
+        "--max-requests",
+        type=int,
+        default=DEFAULT_MAX_REQUESTS,
+        help="most requests per batch (default: %(default)s)",
+    )
+    add(
+        "--max-bytes",
+        type=int,
+        default=DEFAULT_MAX_BYTES,
+        help="largest create body in bytes; larger gets HTTP 413 (default: %(default)s, 256 MiB)",
+    )
+
+
+def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
+    """Return the emulator config described by parsed ``serve`` arguments."""
+    return EmulatorConfig(
+        host=args.host,
+        port=args.port,
+        api_key=args.api_key or os.environ.get(ENV_API_KEY) or None,
+        dialect=args.dialect,
+        results_format=args.results_format,
+        backend=args.backend,
+        upstream_url=args.upstream_url,
+        data_dir=args.data_dir,
+        seconds_per_request=args.seconds_per_request,
+        error_rate=args.error_rate,
+        error_type=args.error_type,
+        http_error_rate=args.http_error_rate,
+        http_error_status=args.http_error_status,
+        completion_window=args.completion_window,
+        max_requests=args.max_requests,
+        max_bytes=args.max_bytes,
+    ).validate()
+
+
+def serve(args: argparse.Namespace) -> int:
+    """Run the emulator until Ctrl-C (or SIGTERM); return the exit status.
+
+    Prints the base URL once listening.
+    """
+    try:
+        from siraya_frames.emulator._server import Emulator
+    except ImportError as exc:
+        print(
+            f"siraya-frames serve: the emulator needs the 'emulator' extra ({exc.name} is "
+            'missing): pip install "siraya-frames[emulator]"',
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        emulator = Emulator(config_from_args(args))
+        emulator.start()
+    except (ConfigurationError, OSError) as exc:
+        print(f"siraya-frames serve: {exc}", file=sys.stderr)
+        return 2
+    stop = threading.Event()
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    auth = "API key required" if emulator.config.api_key else "no API key required"
+    print(f"Siraya batch API emulator listening on {emulator.base_url}", flush=True)
+    print(
+        f"dialect={emulator.config.dialect} results_format={emulator.config.results_format}"
+        f" ({auth}); press Ctrl-C to stop.",
+        flush=True,
+    )
+    try:
+        while not stop.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        emulator.close()
+    print("emulator stopped", flush=True)
+    return 0

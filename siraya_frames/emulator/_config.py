@@ -1,0 +1,273 @@
+"""Every option of the emulator, with its default, in one place.
+
+`EmulatorConfig` holds what is fixed at start (dialect, result format, backend, limits, data
+directory). `Faults` holds what a test may change while the emulator runs (error rates, delays,
+dropped connections); ``Emulator.set_faults`` and ``POST /_emulator/faults`` replace its fields.
+
+Examples
+--------
+>>> cfg = EmulatorConfig(dialect="infron", error_rate=0.1)
+>>> cfg.validate().dialect, cfg.faults().error_rate
+('infron', 0.1)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, fields
+from typing import Any
+
+from siraya_frames._errors import ConfigurationError
+
+DIALECTS = ("quickstart", "reference", "infron")
+"""Wire dialects of the batch endpoints (see ``_shapes``)."""
+RESULTS_FORMATS = ("anthropic", "openai")
+"""Shapes of one result line in a JSONL result file."""
+BACKENDS = ("echo", "openai-compatible")
+"""Where answers come from; a ``responder`` callable overrides both."""
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_CLI_PORT = 8000
+DEFAULT_COMPLETION_WINDOW = 24 * 3600.0
+"""Seconds after creation at which an unfinished batch expires (Siraya: "24h")."""
+DEFAULT_MAX_REQUESTS = 100_000
+"""Requests per batch (Anthropic's documented limit)."""
+DEFAULT_MAX_BYTES = 256 * 1024 * 1024
+"""Bytes of one create body (Anthropic's documented 256 MB)."""
+DEFAULT_ERROR_TYPE = "api_error"
+DEFAULT_HTTP_ERROR_STATUS = 429
+DEFAULT_RETRY_AFTER = 1.0
+DEFAULT_UPSTREAM_CONCURRENCY = 4
+DEFAULT_UPSTREAM_TIMEOUT = 60.0
+ENV_API_KEY = "SIRAYA_EMULATOR_API_KEY"
+
+Responder = Callable[..., Any]
+"""``responder(params, *, custom_id) -> str | dict``; see ``_backends.ResponderBackend``."""
+
+API_ENDPOINTS = ("create", "get", "cancel", "result_file")
+"""Names of the endpoints that HTTP faults can hit (``http_error_endpoints``)."""
+
+
+@dataclass
+class Faults:
+    """Fault injection settings; every field may change while the emulator runs.
+
+    Attributes
+    ----------
+    seconds_per_request : float
+        Time the worker spends on each request (0: as fast as possible).
+    error_rate : float
+        Fraction of requests whose result is ``errored``. The draw is a seeded hash of
+        ``(seed, task_id, custom_id)``: the same run gives the same errors, and a retry in a new
+        batch gets a fresh draw.
+    error_type : str
+        The error type of those results (``api_error``, ``overloaded_error``...).
+    error_custom_ids : tuple of str
+        custom_ids that always end ``errored`` (with ``error_type``), whatever the rate.
+    http_error_rate : float
+        Fraction of API calls answered with ``http_error_status`` instead (seeded draw).
+    http_error_status : int
+        429 (sent with ``Retry-After``), 500, 503 (with ``Retry-After``) or any error status.
+    retry_after : float
+        Seconds sent in the ``Retry-After`` header of 429 and 503 answers.
+    fail_next_calls : int
+        The next N API calls fail with ``http_error_status``; counts down to 0.
+    http_error_endpoints : tuple of str or None
+        Restrict HTTP faults to these endpoints (``create``, ``get``, ``cancel``,
+        ``result_file``); None means all of them.
+    drop_after_create : int
+        The next N accepted creates are stored, then the connection is dropped with no
+        answer (``True`` means 1).
+    cut_results_after : int or None
+        Cut every results download after this many lines (None: never).
+    cut_results_times : int or None
+        Only cut the next N downloads (None: every download while ``cut_results_after``).
+    completion_window : float
+        Seconds after creation at which a new batch expires.
+    """
+
+    seconds_per_request: float = 0.0
+    error_rate: float = 0.0
+    error_type: str = DEFAULT_ERROR_TYPE
+    error_custom_ids: tuple[str, ...] = ()
+    http_error_rate: float = 0.0
+    http_error_status: int = DEFAULT_HTTP_ERROR_STATUS
+    retry_after: float = DEFAULT_RETRY_AFTER
+    fail_next_calls: int = 0
+    http_error_endpoints: tuple[str, ...] | None = None
+    drop_after_create: int = 0
+    cut_results_after: int | None = None
+    cut_results_times: int | None = None
+    completion_window: float = DEFAULT_COMPLETION_WINDOW
+
+    def replaced(self, **changes: Any) -> Faults:
+        """Return a copy with ``changes`` applied and checked.
+
+        Examples
+        --------
+        >>> Faults().replaced(fail_next_calls=2, http_error_status=503).fail_next_calls
+        2
+        """
+        unknown = sorted(set(changes) - set(fault_names()))
+        if unknown:
+            raise ConfigurationError(
+                f"unknown fault option(s) {', '.join(unknown)}; "
+                f"valid ones are: {', '.join(fault_names())}"
+            )
+        return _check_faults(dataclasses.replace(self, **changes))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the settings as a JSON-ready dict."""
+        out = dataclasses.asdict(self)
+        out["error_custom_ids"] = list(self.error_custom_ids)
+        if self.http_error_endpoints is not None:
+            out["http_error_endpoints"] = list(self.http_error_endpoints)
+        return out
+
+
+def fault_names() -> list[str]:
+    """Return the names of the fault options, sorted.
+
+    Examples
+    --------
+    >>> "error_rate" in fault_names()
+    True
+    """
+    return sorted(f.name for f in fields(Faults))
+
+
+def _check_faults(f: Faults) -> Faults:
+    for name in ("error_rate", "http_error_rate"):
+        value = getattr(f, name)
+        if not 0.0 <= float(value) <= 1.0:
+            raise ConfigurationError(f"{name} must be between 0 and 1, got {value!r}")
+    if f.seconds_per_request < 0 or f.completion_window <= 0:
+        raise ConfigurationError(
+            "seconds_per_request must be >= 0 and completion_window > 0 "
+            f"(got {f.seconds_per_request!r}, {f.completion_window!r})"
+        )
+    if not 400 <= int(f.http_error_status) <= 599:
+        raise ConfigurationError(
+            f"http_error_status must be an HTTP error status (400-599), got {f.http_error_status}"
+        )
+    f.drop_after_create = int(f.drop_after_create)
+    f.fail_next_calls = int(f.fail_next_calls)
+    f.error_custom_ids = tuple(f.error_custom_ids)
+    if f.http_error_endpoints is not None:
+        f.http_error_endpoints = tuple(f.http_error_endpoints)
+        bad = sorted(set(f.http_error_endpoints) - set(API_ENDPOINTS))
+        if bad:
+            raise ConfigurationError(
+                f"unknown endpoint(s) {', '.join(bad)} in http_error_endpoints; "
+                f"valid ones are: {', '.join(API_ENDPOINTS)}"
+            )
+    return f
+
+
+@dataclass
+class EmulatorConfig:
+    """Everything the emulator is started with.
+
+    The fault fields (see `Faults`) are the starting values of the faults; the rest is fixed
+    until the emulator is restarted.
+
+    Attributes
+    ----------
+    host : str
+        Interface to listen on (``127.0.0.1``).
+    port : int
+        Port to listen on; 0 picks a free one.
+    api_key : str or None
+        When set, every API and admin call needs ``Authorization: Bearer <api_key>``.
+    dialect : str
+        ``quickstart`` (Siraya quickstart page), ``reference`` (Siraya API reference pages)
+        or ``infron`` (Infron/OneRouter status object with a ``result_url``).
+    results_format : str
+        ``anthropic`` or ``openai`` result lines (JSONL dialects only).
+    backend : str
+        ``echo`` (synthetic answers) or ``openai-compatible`` (forwards to ``upstream_url``).
+    upstream_url, upstream_api_key, upstream_model : str or None
+        The chat-completions server (e.g. ``http://127.0.0.1:11434/v1``), its key, and a
+        model name that replaces each request's model (None keeps it).
+    upstream_concurrency : int
+        Requests in flight at once to the upstream.
+    upstream_timeout : float
+        Seconds allowed for one upstream call.
+    responder : callable or None
+        ``responder(params, *, custom_id)`` returning the answer text or an error dict;
+        overrides ``backend``.
+    data_dir : str or None
+        Folder of the SQLite state; None makes a temporary one removed on close.
+    max_requests, max_bytes : int
+        Create-time limits: more requests gives 400, a larger body 413.
+    result_host : str or None
+        Host name written in infron ``result_url``s (None: the host the client called).
+    seed : int
+        Seed of the error draws, so runs are reproducible.
+    """
+
+    host: str = DEFAULT_HOST
+    port: int = 0
+    api_key: str | None = None
+    dialect: str = "quickstart"
+    results_format: str = "anthropic"
+    backend: str = "echo"
+    upstream_url: str | None = None
+    upstream_api_key: str | None = None
+    upstream_model: str | None = None
+    upstream_concurrency: int = DEFAULT_UPSTREAM_CONCURRENCY
+    upstream_timeout: float = DEFAULT_UPSTREAM_TIMEOUT
+    responder: Responder | None = None
+    data_dir: str | os.PathLike[str] | None = None
+    max_requests: int = DEFAULT_MAX_REQUESTS
+    max_bytes: int = DEFAULT_MAX_BYTES
+    result_host: str | None = None
+    seed: int = 0
+    seconds_per_request: float = 0.0
+    error_rate: float = 0.0
+    error_type: str = DEFAULT_ERROR_TYPE
+    error_custom_ids: tuple[str, ...] = ()
+    http_error_rate: float = 0.0
+    http_error_status: int = DEFAULT_HTTP_ERROR_STATUS
+    retry_after: float = DEFAULT_RETRY_AFTER
+    fail_next_calls: int = 0
+    http_error_endpoints: tuple[str, ...] | None = None
+    drop_after_create: int = 0
+    cut_results_after: int | None = None
+    cut_results_times: int | None = None
+    completion_window: float = DEFAULT_COMPLETION_WINDOW
+
+    def __repr__(self) -> str:
+        shown = {f.name: getattr(self, f.name) for f in fields(self)}
+        if shown["api_key"] is not None:
+            shown["api_key"] = "***"
+        if shown["upstream_api_key"] is not None:
+            shown["upstream_api_key"] = "***"
+        inner = ", ".join(f"{k}={v!r}" for k, v in shown.items())
+        return f"EmulatorConfig({inner})"
+
+    def faults(self) -> Faults:
+        """Return the starting fault settings held by this config."""
+        values = {name: getattr(self, name) for name in fault_names()}
+        return _check_faults(Faults(**values))
+
+    def validate(self) -> EmulatorConfig:
+        """Check the choices; return self or raise ``ConfigurationError`` naming the fix."""
+        _check_choice("dialect", self.dialect, DIALECTS)
+        _check_choice("results_format", self.results_format, RESULTS_FORMATS)
+        _check_choice("backend", self.backend, BACKENDS)
+        if self.backend == "openai-compatible" and self.responder is None and not self.upstream_url:
+            raise ConfigurationError(
+                "backend 'openai-compatible' needs upstream_url (e.g. http://127.0.0.1:11434/v1)"
+            )
+        if self.max_requests < 1 or self.max_bytes < 1 or self.upstream_concurrency < 1:
+            raise ConfigurationError("max_requests, max_bytes, upstream_concurrency must be >= 1")
+        self.faults()
+        return self
+
+
+def _check_choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise ConfigurationError(f"{name} {value!r} is not one of: {', '.join(allowed)}")

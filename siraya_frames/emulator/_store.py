@@ -1,0 +1,326 @@
+"""The emulator's state in SQLite: batches, their requests and outcomes.
+
+One connection, shared by the HTTP thread, the thread pool and the worker, behind a lock
+(SQLite calls are short: bulk inserts with ``executemany`` and paged reads). The file lives in
+the data directory, so an emulator restarted on the same directory keeps its batches.
+
+Examples
+--------
+>>> import tempfile, os
+>>> store = Store(os.path.join(tempfile.mkdtemp(), "state.sqlite3"))
+>>> b = store.create_batch(batch_id="batch_1", file_id="file-1", created_at=0.0,
+...     expires_at=10.0, requests=[("a", '{"model":"m"}', "m")], file_bytes=10,
+...     idempotency_key=None, body_hash="h", result_token="t")
+>>> b.task_id, b.total, store.get("batch_1").status
+(1, 1, 'validating')
+>>> store.close()
+"""
+
+from __future__ import annotations
+
+import random
+import sqlite3
+import threading
+from collections.abc import Sequence
+
+from siraya_frames.emulator._model import (
+    CANCELLED,
+    CANCELLING,
+    ERRORED,
+    EXPIRED,
+    IN_PROGRESS,
+    SUCCEEDED,
+    TERMINAL,
+    VALIDATING,
+    Batch,
+    Outcome,
+    ResultRow,
+)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS batches (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    status TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    expires_at REAL NOT NULL,
+    in_progress_at REAL, finalizing_at REAL, completed_at REAL,
+    cancelling_at REAL, cancelled_at REAL, expired_at REAL,
+    total INTEGER NOT NULL,
+    completed INTEGER NOT NULL DEFAULT 0,
+    failed INTEGER NOT NULL DEFAULT 0,
+    input_tokens INTEGER NOT NULL DEFAULT 0,
+    output_tokens INTEGER NOT NULL DEFAULT 0,
+    file_id TEXT NOT NULL,
+    file_bytes INTEGER NOT NULL,
+    idempotency_key TEXT UNIQUE,
+    body_hash TEXT NOT NULL,
+    result_token TEXT NOT NULL,
+    model TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS requests (
+    batch_seq INTEGER NOT NULL,
+    idx INTEGER NOT NULL,
+    pos INTEGER NOT NULL,
+    custom_id TEXT NOT NULL,
+    model TEXT NOT NULL,
+    params TEXT NOT NULL,
+    kind TEXT,
+    text TEXT,
+    stop_reason TEXT,
+    input_tokens INTEGER NOT NULL DEFAULT 0,
+    output_tokens INTEGER NOT NULL DEFAULT 0,
+    error_type TEXT,
+    error_message TEXT,
+    processed_at REAL,
+    PRIMARY KEY (batch_seq, idx)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS requests_pos ON requests (batch_seq, pos);
+"""
+
+_BATCH_COLUMNS = (
+    "seq, id, status, created_at, expires_at, in_progress_at, finalizing_at, completed_at, "
+    "cancelling_at, cancelled_at, expired_at, total, completed, failed, input_tokens, "
+    "output_tokens, file_id, file_bytes, idempotency_key, body_hash, result_token, model"
+)
+_RESULT_COLUMNS = (
+    "idx, custom_id, model, kind, text, stop_reason, input_tokens, output_tokens, "
+    "error_type, error_message, processed_at"
+)
+_TIMESTAMP_OF = {
+    IN_PROGRESS: "in_progress_at",
+    "finalizing": "finalizing_at",
+    "completed": "completed_at",
+    CANCELLING: "cancelling_at",
+    CANCELLED: "cancelled_at",
+    EXPIRED: "expired_at",
+}
+
+
+def shuffled_positions(batch_id: str, n: int) -> list[int]:
+    """Return a deterministic permutation of ``range(n)`` that differs from it when n > 1.
+
+    Result files list requests in this order, so clients cannot rely on request order.
+
+    Examples
+    --------
+    >>> sorted(shuffled_positions("b", 5)) == list(range(5))
+    True
+    >>> shuffled_positions("b", 2)
+    [1, 0]
+    """
+    positions = list(range(n))
+    random.Random(batch_id).shuffle(positions)
+    if n > 1 and positions == sorted(positions):
+        positions.reverse()
+    return positions
+
+
+class Store:
+    """SQLite-backed batches; every method is thread-safe.
+
+    Parameters
+    ----------
+    path
+        The database file (created when missing).
+    """
+
+    def __init__(self, path: str) -> None:
+        self._lock = threading.RLock()
+        self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute("PRAGMA synchronous=NORMAL")
+        self._conn.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        """Close the database."""
+        with self._lock:
+            self._conn.close()
+
+    # -- batches ---------------------------------------------------------------------------
+
+    def create_batch(
+        self,
+        *,
+        batch_id: str,
+        file_id: str,
+        created_at: float,
+        expires_at: float,
+        requests: Sequence[tuple[str, str, str]],
+        file_bytes: int,
+        idempotency_key: str | None,
+        body_hash: str,
+        result_token: str,
+        model: str = "",
+    ) -> Batch:
+        """Store a batch and its ``(custom_id, params_json, model)`` requests at once."""
+        positions = shuffled_positions(batch_id, len(requests))
+        first_model = model or (requests[0][2] if requests else "")
+        with self._lock, self._conn:
+            self._conn.execute("BEGIN")
+            cur = self._conn.execute(
+                "INSERT INTO batches (id, status, created_at, expires_at, total, file_id, "
+                "file_bytes, idempotency_key, body_hash, result_token, model) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    batch_id,
+                    VALIDATING,
+                    created_at,
+                    expires_at,
+                    len(requests),
+                    file_id,
+                    file_bytes,
+                    idempotency_key,
+                    body_hash,
+                    result_token,
+                    first_model,
+                ),
+            )
+            seq = cur.lastrowid
+            self._conn.executemany(
+                "INSERT INTO requests (batch_seq, idx, pos, custom_id, params, model) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    (seq, i, positions[i], cid, params, req_model)
+                    for i, (cid, params, req_model) in enumerate(requests)
+                ),
+            )
+        batch = self.get(batch_id)
+        assert batch is not None
+        return batch
+
+    def get(self, batch_id: str) -> Batch | None:
+        """Return the batch with this id, or None."""
+        return self._one(f"SELECT {_BATCH_COLUMNS} FROM batches WHERE id = ?", (batch_id,))
+
+    def by_idempotency_key(self, key: str) -> Batch | None:
+        """Return the batch created with this ``Idempotency-Key``, or None."""
+        return self._one(f"SELECT {_BATCH_COLUMNS} FROM batches WHERE idempotency_key = ?", (key,))
+
+    def active(self) -> list[Batch]:
+        """Return the batches not yet finished, oldest first."""
+        marks = ",".join("?" * len(TERMINAL))
+        with self._lock:
+            rows = self._conn.execute(
+                f"SELECT {_BATCH_COLUMNS} FROM batches WHERE status NOT IN ({marks}) ORDER BY seq",
+                tuple(TERMINAL),
+            ).fetchall()
+        return [Batch(*row) for row in rows]
+
+    def count(self) -> int:
+        """Return how many batches are stored."""
+        with self._lock:
+            return self._conn.execute("SELECT COUNT(*) FROM batches").fetchone()[0]
+
+    def set_status(self, seq: int, status: str, now: float, *, only_from: set[str]) -> bool:
+        """Move a batch to ``status`` (stamping its time) if it is in one of ``only_from``."""
+        column = _TIMESTAMP_OF.get(status)
+        stamp = f", {column} = ?" if column else ""
+        marks = ",".join("?" * len(only_from))
+        params = (status, now) if column else (status,)
+        with self._lock:
+            cur = self._conn.execute(
+                f"UPDATE batches SET status = ?{stamp} WHERE seq = ? AND status IN ({marks})",
+                (*params, seq, *sorted(only_from)),
+            )
+            return cur.rowcount == 1
+
+    # -- requests --------------------------------------------------------------------------
+
+    def pending(self, seq: int, limit: int, after_idx: int = -1) -> list[tuple[int, str, str]]:
+        """Return up to ``limit`` unprocessed ``(idx, custom_id, params_json)``, in order."""
+        with self._lock:
+            return self._conn.execute(
+                "SELECT idx, custom_id, params FROM requests WHERE batch_seq = ? AND idx > ? "
+                "AND kind IS NULL ORDER BY idx LIMIT ?",
+                (seq, after_idx, limit),
+            ).fetchall()
+
+    def record(self, seq: int, outcomes: Sequence[tuple[int, Outcome]], now: float) -> int:
+        """Store outcomes of a batch still in progress; return how many were stored.
+
+        Outcomes for a batch that was cancelled or expired meanwhile are dropped.
+        """
+        ok = [(o, i) for i, o in outcomes if o.kind == SUCCEEDED]
+        bad = [(o, i) for i, o in outcomes if o.kind == ERRORED]
+        with self._lock, self._conn:
+            self._conn.execute("BEGIN")
+            status = self._conn.execute(
+                "SELECT status FROM batches WHERE seq = ?", (seq,)
+            ).fetchone()
+            if status is None or status[0] != IN_PROGRESS:
+                return 0
+            n_ok = self._write(seq, ok, now)
+            n_bad = self._write(seq, bad, now)
+            tokens_in = sum(o.input_tokens for o, _ in ok)
+            tokens_out = sum(o.output_tokens for o, _ in ok)
+            self._conn.execute(
+                "UPDATE batches SET completed = completed + ?, failed = failed + ?, "
+                "input_tokens = input_tokens + ?, output_tokens = output_tokens + ? "
+                "WHERE seq = ?",
+                (n_ok, n_bad, tokens_in, tokens_out, seq),
+            )
+            return n_ok + n_bad
+
+    def _write(self, seq: int, rows: list[tuple[Outcome, int]], now: float) -> int:
+        before = self._conn.total_changes
+        self._conn.executemany(
+            "UPDATE requests SET kind = ?, text = ?, stop_reason = ?, input_tokens = ?, "
+            "output_tokens = ?, error_type = ?, error_message = ?, processed_at = ? "
+            "WHERE batch_seq = ? AND idx = ? AND kind IS NULL",
+            (
+                (
+                    o.kind,
+                    o.text,
+                    o.stop_reason,
+                    o.input_tokens,
+                    o.output_tokens,
+                    o.error_type,
+                    o.error_message,
+                    now,
+                    seq,
+                    idx,
+                )
+                for o, idx in rows
+            ),
+        )
+        return self._conn.total_changes - before
+
+    def close_pending(self, seq: int, kind: str, status: str, now: float) -> bool:
+        """End a batch: unprocessed requests become ``kind``, the batch becomes ``status``.
+
+        Returns False when the batch had already finished.
+        """
+        with self._lock, self._conn:
+            self._conn.execute("BEGIN")
+            current = self._conn.execute(
+                "SELECT status FROM batches WHERE seq = ?", (seq,)
+            ).fetchone()
+            if current is None or current[0] in TERMINAL:
+                return False
+            cur = self._conn.execute(
+                "UPDATE requests SET kind = ?, processed_at = ? "
+                "WHERE batch_seq = ? AND kind IS NULL",
+                (kind, now, seq),
+            )
+            column = _TIMESTAMP_OF[status]
+            self._conn.execute(
+                f"UPDATE batches SET status = ?, {column} = ?, failed = failed + ? WHERE seq = ?",
+                (status, now, cur.rowcount, seq),
+            )
+            return True
+
+    def results(self, seq: int, after_pos: int, limit: int) -> list[tuple[int, ResultRow]]:
+        """Return up to ``limit`` ``(pos, row)`` pairs after ``after_pos``, in result order."""
+        with self._lock:
+            rows = self._conn.execute(
+                f"SELECT pos, {_RESULT_COLUMNS} FROM requests "
+                "WHERE batch_seq = ? AND pos > ? ORDER BY pos LIMIT ?",
+                (seq, after_pos, limit),
+            ).fetchall()
+        return [(row[0], ResultRow(*row[1:])) for row in rows]
+
+    def _one(self, sql: str, params: tuple[object, ...]) -> Batch | None:
+        with self._lock:
+            row = self._conn.execute(sql, params).fetchone()
+        return Batch(*row) if row else None
