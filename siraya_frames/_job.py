@@ -38,6 +38,7 @@ import xxhash
 from siraya_frames import _config
 from siraya_frames._client import AsyncSirayaClient, SirayaClient
 from siraya_frames._errors import (
+    APIStatusError,
     JobError,
     SirayaError,
     UnexpectedResponseError,
@@ -259,7 +260,12 @@ def _cancel_steps(store: JobStore, state: JobState) -> Steps:
             rec.status = "not_submitted"
             rec.finished_at = utc_now()
         elif rec.batch_id and rec.status not in _FINISHED:
-            answer = yield Call("cancel_batch", (rec.batch_id,))
+            try:
+                answer = yield Call("cancel_batch", (rec.batch_id,))
+            except APIStatusError as exc:
+                if exc.status_code != 409:
+                    raise
+                continue  # it ended meanwhile: the next poll collects its results
             _apply(rec, answer)
         store.save(state)
 

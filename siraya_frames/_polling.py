@@ -1,7 +1,8 @@
 """The sans-I/O core of the batch lifecycle and its two short drivers.
 
 A lifecycle step is a generator that *yields* what it needs done (:class:`Call` a client
-method, :class:`Sleep` a while) and receives the answer. The decisions live once, in the
+method, :class:`Sleep` a while) and receives the answer, or has the call's exception raised
+at its ``yield``. The decisions live once, in the
 generators of ``_job.py``; :func:`drive` runs them with a :class:`~siraya_frames.SirayaClient`
 and :func:`adrive` with an :class:`~siraya_frames.AsyncSirayaClient` (the way tenacity's
 ``Retrying`` and ``AsyncRetrying`` drive one ``iter()``).
@@ -51,32 +52,38 @@ Steps = Generator[Call | Sleep, Any, Any]
 
 def drive(steps: Steps, client: Any, *, sleep: Callable[[float], Any] = time.sleep) -> Any:
     """Run lifecycle steps with a synchronous client; return what the steps return."""
-    reply: Any = None
+    resume, reply = steps.send, None
     while True:
         try:
-            op = steps.send(reply)
+            op = resume(reply)
         except StopIteration as done:
             return done.value
-        if isinstance(op, Sleep):
-            reply = sleep(op.seconds)
-        else:
-            reply = getattr(client, op.name)(*op.args, **op.kwargs)
+        try:
+            if isinstance(op, Sleep):
+                resume, reply = steps.send, sleep(op.seconds)
+            else:
+                resume, reply = steps.send, getattr(client, op.name)(*op.args, **op.kwargs)
+        except Exception as exc:  # handed to the steps, which decide
+            resume, reply = steps.throw, exc
 
 
 async def adrive(
     steps: Steps, client: Any, *, sleep: Callable[[float], Any] = asyncio.sleep
 ) -> Any:
     """Run lifecycle steps with an asynchronous client; return what the steps return."""
-    reply: Any = None
+    resume, reply = steps.send, None
     while True:
         try:
-            op = steps.send(reply)
+            op = resume(reply)
         except StopIteration as done:
             return done.value
-        if isinstance(op, Sleep):
-            reply = await sleep(op.seconds)
-        else:
-            reply = await getattr(client, op.name)(*op.args, **op.kwargs)
+        try:
+            if isinstance(op, Sleep):
+                resume, reply = steps.send, await sleep(op.seconds)
+            else:
+                resume, reply = steps.send, await getattr(client, op.name)(*op.args, **op.kwargs)
+        except Exception as exc:  # handed to the steps, which decide
+            resume, reply = steps.throw, exc
 
 
 @dataclass(frozen=True)

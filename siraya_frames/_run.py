@@ -7,10 +7,13 @@ Examples
 --------
 >>> import polars as pl, tempfile, siraya_frames as sf
 >>> from siraya_frames.emulator import Emulator
->>> df = pl.DataFrame({"review": ["positive", "Negative.", "so-so"]})
->>> with Emulator() as emu, sf.SirayaClient("k", emu.base_url) as client:
+>>> def model(params, *, custom_id):  # a stand-in model: answers the review's first line
+...     return params["messages"][-1]["content"].splitlines()[0]
+>>> df = pl.DataFrame({"review": ["positive", "**Negative**.", "so-so"]})
+>>> with Emulator(responder=model) as emu, sf.SirayaClient("k", emu.base_url) as client:
 ...     out = sf.run(df, prompt="{review}", model="m", labels=["positive", "negative"],
-...                  client=client, job_dir=tempfile.mkdtemp(), progress=False)
+...                  client=client, job_dir=tempfile.mkdtemp(), progress=False,
+...                  show_summary=False)
 >>> out["label"].to_list()
 ['positive', 'negative', None]
 """

@@ -322,3 +322,13 @@ def test_results_of_a_job_read_back_from_disk_only(tmp_path):
     out = sf.join_results(_requests(df), offline.results())
     _assert_echo(out, df)
     assert Path(tmp_path / "j" / "job.json").is_file()
+
+
+def test_cancel_after_the_batch_ended_meanwhile_is_harmless(tmp_path):
+    df = _frame(5)
+    with Emulator(api_key=KEY) as emu, _client(emu) as client:
+        job = sf.submit(_requests(df), client=client, job_dir=tmp_path / "j")
+        emu.wait(job.batch_ids[0])
+        job.cancel()  # the service answers 409: it already ended
+        out = sf.join_results(_requests(df), job.wait(progress=False, schedule=FAST).results())
+    _assert_echo(out, df)
