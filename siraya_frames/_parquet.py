@@ -45,7 +45,12 @@ def _outcomes(df: pl.DataFrame, column: str) -> dict[str, int]:
 
 
 def _token_total(df: pl.DataFrame, column: str) -> int | None:
-    return int(df.get_column(column).sum()) if column in df.columns else None
+    """Tokens used: a shared answer (one custom_id on many rows) counts once."""
+    if column not in df.columns:
+        return None
+    if "custom_id" in df.columns:
+        df = df.drop_nulls("custom_id").unique("custom_id", keep="first")
+    return int(df.get_column(column).sum())
 
 
 def _job_facts(job: Job) -> dict[str, Any]:

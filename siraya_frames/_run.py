@@ -33,8 +33,11 @@ from siraya_frames._client import SirayaClient
 from siraya_frames._errors import InputError
 from siraya_frames._estimate import BATCH_DISCOUNT, PRICES_AS_OF, _price_table
 from siraya_frames._job import Job, submit
-from siraya_frames._join import join_results
+from siraya_frames._join import ANSWER_COLUMNS, join_results
 from siraya_frames._labels import (
+    LABEL_COLUMN,
+    LABEL_ERROR_COLUMN,
+    PARSE_ERROR_COLUMN,
     extraction_instructions,
     label_instructions,
     normalize_schema,
@@ -68,6 +71,23 @@ def _task_prompt(
     return f"{prompt}\n\n{_escape(extraction_instructions(schema))}"
 
 
+def _check_new_columns(
+    columns: list[str], labels: Any, schema: dict[str, Any] | None, prefix: str
+) -> None:
+    """Refuse, before any spend, a run whose new columns would clash with the frame's."""
+    new = list(ANSWER_COLUMNS)
+    if labels is not None:
+        new += [LABEL_COLUMN, LABEL_ERROR_COLUMN]
+    if schema is not None:
+        new += [*schema, PARSE_ERROR_COLUMN]
+    clash = sorted({f"{prefix}{c}" for c in new} & set(columns))
+    if clash:
+        raise InputError(
+            f"column(s) {clash} already exist in the frame; pass prefix='llm_' (or another) "
+            "to run() so the new columns get distinct names"
+        )
+
+
 def _add_task_columns(
     out: pl.DataFrame, *, labels: Any, abstain: str | None, schema: Any, prefix: str
 ) -> pl.DataFrame:
@@ -78,14 +98,7 @@ def _add_task_columns(
         parsed = parse_extraction(answers, schema)
     else:
         return out
-    parsed = parsed.rename({c: f"{prefix}{c}" for c in parsed.columns})
-    clash = sorted(set(parsed.columns) & set(out.columns))
-    if clash:
-        raise InputError(
-            f"column(s) {clash} already exist in the frame; pass prefix='llm_' (or another) "
-            "to run() so the new columns get distinct names"
-        )
-    return out.hstack(parsed)
+    return out.hstack(parsed.rename({c: f"{prefix}{c}" for c in parsed.columns}))
 
 
 def run(
@@ -153,6 +166,7 @@ def run(
         Your rows in their order with the answer columns; or the job with ``wait=False``.
     """
     norm_schema = normalize_schema(schema) if schema is not None else None
+    _check_new_columns(list(df.collect_schema().names()), labels, norm_schema, prefix)
     template = _task_prompt(prompt, labels, abstain, norm_schema)
     requests = build_requests(
         df,
@@ -186,7 +200,7 @@ def run(
             output,
             job=job,
             prefix=prefix,
-            provenance={"cost": _cost_record(out, requests, prefix)},
+            provenance={"cost": _cost_record(_per_model_tokens(out, prefix, requests, None))},
         )
     if show_summary:
         _show(summarize(out, requests, prefix=prefix))
@@ -235,30 +249,36 @@ def _provenance(
 # --------------------------------------------------------------------------- summary
 
 
-def _per_model_tokens(out: pl.DataFrame, requests: pl.DataFrame, prefix: str) -> pl.DataFrame:
+def _per_model_tokens(
+    out: pl.DataFrame, prefix: str, requests: pl.DataFrame | None, model: str | None
+) -> pl.DataFrame:
     """Actual tokens per requested model, each unique request counted once."""
-    models = requests.select("custom_id", pl.col("params").struct.field("model").alias("model"))
-    return (
+    unique = (
         out.select(
             "custom_id",
-            pl.col(f"{prefix}input_tokens").alias("input_tokens"),
-            pl.col(f"{prefix}output_tokens").alias("output_tokens"),
+            pl.col(f"{prefix}input_tokens").fill_null(0).alias("input_tokens"),
+            pl.col(f"{prefix}output_tokens").fill_null(0).alias("output_tokens"),
         )
         .drop_nulls("custom_id")
-        .unique("custom_id", keep="first")
-        .join(models.unique("custom_id"), on="custom_id", how="left")
-        .group_by("model")
-        .agg(pl.col("input_tokens", "output_tokens").fill_null(0).sum())
+        .unique("custom_id", keep="first", maintain_order=True)
+    )
+    if requests is not None:
+        models = requests.select(
+            "custom_id", pl.col("params").struct.field("model").alias("model")
+        ).unique("custom_id")
+        unique = unique.join(models, on="custom_id", how="left")
+    else:
+        unique = unique.with_columns(model=pl.lit(model, pl.String))
+    return unique.group_by("model", maintain_order=True).agg(
+        pl.col("input_tokens", "output_tokens").sum()
     )
 
 
-def _cost_record(
-    out: pl.DataFrame, requests: pl.DataFrame, prefix: str, prices: Any = None
-) -> dict[str, Any]:
-    tokens = _per_model_tokens(out, requests, prefix)
+def _cost_record(tokens: pl.DataFrame, prices: Any = None) -> dict[str, Any]:
+    """Cost of the tokens actually used, at the batch and the standard price."""
     priced = tokens.join(_price_table(prices), on="model", how="left")
     unknown = priced.filter(pl.col("input_price").is_null())["model"].to_list()
-    standard = (
+    standard = float(
         priced.select(
             pl.col("input_tokens") * pl.col("input_price")
             + pl.col("output_tokens") * pl.col("output_price")
@@ -267,53 +287,72 @@ def _cost_record(
         .sum()
         / 1e6
     )
-    known = not unknown
+    if unknown:
+        hint = "pass prices={'<model>': {'input': ..., 'output': ...}} (USD per 1M tokens)"
+        if unknown == [None]:
+            hint = "pass model='<model name>' (or the requests frame) to summarize"
+        note = f"no price for model(s) {unknown}: {hint}"
+        return {"batch_cost_usd": None, "standard_cost_usd": None, "saving_usd": None,
+                "prices_as_of": PRICES_AS_OF, "note": note}  # fmt: skip
     return {
-        "batch_cost_usd": float(standard) * BATCH_DISCOUNT if known else None,
-        "standard_cost_usd": float(standard) if known else None,
-        "saving_usd": float(standard) * (1 - BATCH_DISCOUNT) if known else None,
+        "batch_cost_usd": standard * BATCH_DISCOUNT,
+        "standard_cost_usd": standard,
+        "saving_usd": standard * (1 - BATCH_DISCOUNT),
         "prices_as_of": PRICES_AS_OF,
-        "note": f"no price for model(s) {unknown}; pass prices=" if unknown else "",
+        "note": f"actual tokens at prices as of {PRICES_AS_OF}; batch price = 50% of standard",
     }
 
 
 def summarize(
     out: pl.DataFrame,
-    requests: pl.DataFrame,
+    requests: pl.DataFrame | None = None,
     *,
+    model: str | None = None,
     prefix: str = "",
     prices: Mapping[str, Mapping[str, float]] | None = None,
 ) -> pl.DataFrame:
     """One row summing up a run: outcomes, parsed labels or fields, tokens and cost.
+
+    Tokens and cost count each unique request once (a shared answer is paid once).
 
     Parameters
     ----------
     out
         The joined frame (:func:`run` or :func:`join_results`).
     requests
-        The :func:`build_requests` frame it came from.
+        The :func:`build_requests` frame it came from: gives each request's model.
+    model
+        Without ``requests``: the model every request used.
     prefix
         The ``prefix`` the columns were given.
     prices
         Price overrides, as for :func:`estimate`.
+
+    Examples
+    --------
+    >>> out = pl.DataFrame({"custom_id": ["a", "a", "b"], "result_status": ["succeeded"] * 3,
+    ...                     "input_tokens": [100, 100, 50], "output_tokens": [10, 10, 5]})
+    >>> s = summarize(out, model="openai/gpt-4o-mini-batch")
+    >>> s.select("rows", "unique_requests", "input_tokens", "cost_usd").row(0)
+    (3, 2, 150, 1.575e-05)
     """
     status = pl.col(f"{prefix}result_status")
     counts = out.select(
         pl.len().alias("rows"),
-        pl.col("custom_id").n_unique().alias("unique_requests")
-        if "custom_id" in out.columns
-        else pl.lit(None).alias("unique_requests"),
+        pl.col("custom_id").n_unique().alias("unique_requests"),
         (status == "succeeded").sum().alias("succeeded"),
         (status == "errored").sum().alias("errored"),
         status.is_in(["missing", "expired", "canceled"]).sum().alias("missing_or_expired"),
         _parsed_expr(out, prefix).alias("parsed"),
-        pl.col(f"{prefix}input_tokens").sum().alias("input_tokens"),
-        pl.col(f"{prefix}output_tokens").sum().alias("output_tokens"),
     )
-    cost = _cost_record(out, requests, prefix, prices)
+    tokens = _per_model_tokens(out, prefix, requests, model)
+    cost = _cost_record(tokens, prices)
     return counts.with_columns(
+        pl.lit(int(tokens["input_tokens"].sum()), pl.Int64).alias("input_tokens"),
+        pl.lit(int(tokens["output_tokens"].sum()), pl.Int64).alias("output_tokens"),
         pl.lit(cost["batch_cost_usd"], pl.Float64).alias("cost_usd"),
         pl.lit(cost["saving_usd"], pl.Float64).alias("saved_vs_standard_usd"),
+        pl.lit(cost["note"], pl.String).alias("note"),
     )
 
 

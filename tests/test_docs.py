@@ -1,0 +1,408 @@
+"""The README and the notebooks, executed: their examples cannot rot.
+
+* every ```python block of the README runs, in order, in one namespace, in a temporary folder;
+* every command line of the ```bash / ```console blocks that starts with ``siraya-frames``
+  runs in a subprocess against a ``siraya-frames serve`` started by the test; every other
+  line must be on the explicit allow-list ``SKIPPED`` below, which says why it is not run
+  and what is checked instead;
+* ``siraya-frames demo --rows 40`` writes the Parquet file the README promises;
+* both notebooks run top to bottom with nbclient, and their key outputs are checked.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import select
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import polars as pl
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+README = ROOT / "README.md"
+NOTEBOOKS = ROOT / "notebooks"
+SAMPLE = Path("siraya_frames") / "data" / "reviews.csv"
+
+TEST_COMMAND = 'pip install -e ".[dev]" && python -m pytest -q'
+DEMO_COMMAND = 'pip install -e ".[emulator]" && siraya-frames demo'
+
+FENCE = re.compile(r"^```(\w*)[^\n]*\n(.*?)^```\s*$", re.MULTILINE | re.DOTALL)
+
+
+# --------------------------------------------------------------------------- README parsing
+
+
+def readme_blocks(*languages: str) -> list[str]:
+    """The bodies of the README's fenced blocks in these languages, in order."""
+    text = README.read_text(encoding="utf-8")
+    return [body for lang, body in FENCE.findall(text) if lang in languages]
+
+
+def shell_lines() -> list[str]:
+    """Every command line of the shell blocks: comments dropped, continuations joined."""
+    lines: list[str] = []
+    for block in readme_blocks("bash", "console", "sh", "shell"):
+        pending = ""
+        for raw in block.splitlines():
+            line = raw.strip()
+            if line.startswith("$ "):
+                line = line[2:]
+            if not pending and (not line or line.startswith("#")):
+                continue
+            if line.endswith("\\"):
+                pending += line[:-1].strip() + " "
+                continue
+            lines.append((pending + line).strip())
+            pending = ""
+        assert not pending, f"a shell block ends with a continuation: {pending!r}"
+    return lines
+
+
+def _check_serve_line(line: str, ctx: dict) -> None:
+    """A serve line: its flags must parse with the real parser into a valid config."""
+    from siraya_frames._cli import build_parser
+    from siraya_frames.emulator._cli import config_from_args
+
+    args = build_parser().parse_args(shlex.split(line)[1:])
+    assert args.command == "serve"
+    config_from_args(args)
+    ctx["serve_lines"].append(line)
+
+
+def _check_export_line(line: str, ctx: dict) -> None:
+    """The export line: applied to the commands' environment, pointed at the test's serve."""
+    words = shlex.split(line)
+    assert words[0] == "export" and len(words) > 1, line
+    for word in words[1:]:
+        name, sep, value = word.partition("=")
+        assert sep and name.startswith("SIRAYA_"), f"unexpected export {word!r}"
+        ctx["exports"][name] = value
+
+
+def _check_benchmark_line(line: str, ctx: dict) -> None:
+    """A benchmark line: the script exists and accepts the flags the README shows."""
+    words = shlex.split(line)
+    script = ROOT / words[1]
+    assert script.is_file(), f"{words[1]} does not exist"
+    shown = subprocess.run(
+        [sys.executable, str(script), "--help"], capture_output=True, text=True, timeout=60
+    )
+    assert shown.returncode == 0, shown.stderr
+    for flag in (w for w in words[2:] if w.startswith("--")):
+        assert flag in shown.stdout, f"{words[1]} has no flag {flag}"
+
+
+def _check_exact(expected: str) -> Callable[[str, dict], None]:
+    def check(line: str, ctx: dict) -> None:
+        assert line == expected, f"expected exactly {expected!r}, got {line!r}"
+
+    return check
+
+
+# Lines of the README's shell blocks that are NOT executed, why, and what is checked instead.
+SKIPPED: list[tuple[str, str, Callable[[str, dict], None]]] = [
+    (
+        r"^pip install .*&& python -m pytest",
+        "installs and runs this test suite (.ci/run runs it); the line must be exact",
+        _check_exact(TEST_COMMAND),
+    ),
+    (
+        r"^pip install .*&& siraya-frames demo",
+        "installs; the demo itself runs in test_demo_writes_parquet; the line must be exact",
+        _check_exact(DEMO_COMMAND),
+    ),
+    (
+        r"^siraya-frames serve\b",
+        "runs until Ctrl-C; the test starts the first serve line itself (on a free port) and "
+        "parses every serve line with the real parser",
+        _check_serve_line,
+    ),
+    (
+        r"^export SIRAYA_",
+        "applied to the environment of the commands, with the port of the test's serve",
+        _check_export_line,
+    ),
+    (
+        r"^python benchmarks/bench_\w+\.py\b",
+        "takes minutes; the script must exist and accept the flags shown",
+        _check_benchmark_line,
+    ),
+]
+
+
+def skip_rule(line: str) -> tuple[str, str, Callable[[str, dict], None]] | None:
+    for rule in SKIPPED:
+        if re.search(rule[0], line):
+            return rule
+    return None
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def siraya_frames_command() -> list[str]:
+    """The installed ``siraya-frames`` script (next to this Python first)."""
+    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    script = shutil.which("siraya-frames", path=path)
+    assert script, "the siraya-frames script is not installed: pip install -e '.[dev]'"
+    return [script]
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SIRAYA_")}
+    env.update(extra)
+    return env
+
+
+def start_serve(args: list[str], cwd: Path) -> tuple[subprocess.Popen, str]:
+    """Start ``siraya-frames serve ARGS`` and return it with its base URL, once listening."""
+    proc = subprocess.Popen(
+        [*siraya_frames_command(), "serve", *args],
+        cwd=cwd,
+        env=clean_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 30
+    assert proc.stdout is not None
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([proc.stdout], [], [], 0.2)
+        if ready:
+            line = proc.stdout.readline()
+            found = re.search(r"listening on (http://\S+/v1)", line)
+            if found:
+                return proc, found.group(1)
+        if proc.poll() is not None:
+            break
+    proc.kill()
+    raise AssertionError(f"serve did not start: {proc.stderr.read() if proc.stderr else ''}")
+
+
+def stop_serve(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+@pytest.fixture
+def no_siraya_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in [k for k in os.environ if k.startswith("SIRAYA_")]:
+        monkeypatch.delenv(name)
+
+
+# --------------------------------------------------------------------------- README: text
+
+
+def test_readme_test_command_is_the_first_pytest_line() -> None:
+    lines = README.read_text(encoding="utf-8").splitlines()
+    first = next(line for line in lines if "pytest" in line)
+    assert first.strip() == TEST_COMMAND
+    assert DEMO_COMMAND in lines
+
+
+def test_every_shell_line_is_run_or_explicitly_skipped() -> None:
+    lines = shell_lines()
+    unknown = [
+        line for line in lines if not line.startswith("siraya-frames ") and not skip_rule(line)
+    ]
+    assert not unknown, f"README shell lines neither run nor on the SKIPPED list: {unknown}"
+    assert sum(line.startswith("siraya-frames ") and not skip_rule(line) for line in lines) >= 8
+
+
+# --------------------------------------------------------------------------- README: Python
+
+
+def test_readme_python_blocks_run_in_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no_siraya_env: None
+) -> None:
+    blocks = readme_blocks("python")
+    assert len(blocks) >= 7
+    monkeypatch.chdir(tmp_path)
+    namespace: dict = {"__name__": "readme"}
+    for n, block in enumerate(blocks, 1):
+        code = compile(block, f"README.md python block {n}", "exec")
+        exec(code, namespace)
+    labeled = pl.read_parquet(tmp_path / "labeled.parquet")
+    assert labeled["label"].to_list() == ["positive", "negative", "positive", "neutral"]
+    assert (tmp_path / "jobs" / "tour" / "job.json").is_file()
+
+
+def test_readme_pytest_plugin_example_passes(tmp_path: Path) -> None:
+    (block,) = [b for b in readme_blocks("python") if "pytest_plugins" in b]
+    (tmp_path / "test_readme_plugin.py").write_text(block, encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_readme_plugin.py"],
+        cwd=tmp_path,
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "1 passed" in done.stdout
+
+
+# --------------------------------------------------------------------------- README: shell
+
+
+@pytest.fixture
+def readme_serve(tmp_path: Path) -> Iterator[tuple[str, list[str]]]:
+    """The README's first serve line, started on a free port; yields (base_url, its args)."""
+    serve_lines = [line for line in shell_lines() if line.startswith("siraya-frames serve")]
+    args = shlex.split(serve_lines[0])[2:]
+    assert "--port" in args, "the README's serve line should name its port"
+    port_at = args.index("--port") + 1
+    readme_args = list(args)
+    args[port_at] = "0"
+    proc, base_url = start_serve(args, tmp_path)
+    try:
+        yield base_url, readme_args
+    finally:
+        stop_serve(proc)
+
+
+def test_readme_shell_tour_runs(tmp_path: Path, readme_serve: tuple[str, list[str]]) -> None:
+    base_url, serve_args = readme_serve
+    readme_port = serve_args[serve_args.index("--port") + 1]
+    (tmp_path / SAMPLE.parent).mkdir(parents=True)
+    shutil.copy(ROOT / SAMPLE, tmp_path / SAMPLE)
+    ctx: dict = {"exports": {}, "serve_lines": []}
+    ran, outputs = [], []
+    for line in shell_lines():
+        rule = skip_rule(line)
+        if rule is not None:
+            rule[2](line, ctx)
+            continue
+        assert line.startswith("siraya-frames "), line
+        here = urlsplit(base_url).netloc
+        env = {k: v.replace(f"127.0.0.1:{readme_port}", here) for k, v in ctx["exports"].items()}
+        words = shlex.split(line)
+        done = subprocess.run(
+            [*siraya_frames_command(), *words[1:]],
+            cwd=tmp_path,
+            env=clean_env(**env),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, f"{line}\n{done.stdout}\n{done.stderr}"
+        assert "Traceback" not in done.stderr, f"{line}\n{done.stderr}"
+        ran.append(line)
+        if "--output" in words:
+            outputs.append(words[words.index("--output") + 1])
+    assert ctx["exports"]["SIRAYA_BASE_URL"] == f"http://127.0.0.1:{readme_port}/v1"
+    assert ctx["exports"]["SIRAYA_API_KEY"] == serve_args[serve_args.index("--api-key") + 1]
+    assert {line.split()[1] for line in ran} >= {
+        "estimate",
+        "run",
+        "status",
+        "wait",
+        "results",
+        "retry",
+        "cancel",
+    }
+    assert outputs
+    for output in outputs:
+        assert pl.read_parquet(tmp_path / output).height > 0, output
+    labeled = pl.read_parquet(tmp_path / "labeled.parquet")
+    assert labeled.height == pl.read_csv(ROOT / SAMPLE).height
+    assert {"label", "label_error", "result_status"} <= set(labeled.columns)
+    assert labeled["result_status"].unique().to_list() == ["succeeded"]
+    assert labeled["label"].null_count() == labeled.height  # the README says so: echo backend
+
+
+def test_demo_writes_parquet(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [*siraya_frames_command(), "--quiet", "demo", "--rows", "40"],
+        cwd=tmp_path,
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    out = pl.read_parquet(tmp_path / "demo_labeled.parquet")
+    assert out.height == 40
+    assert {"review", "product", "label", "label_error", "result_status"} <= set(out.columns)
+    assert out.schema["label"] == pl.Enum(["positive", "negative", "neutral"])
+    assert out["result_status"].unique().to_list() == ["succeeded"]
+    assert out["label"].drop_nulls().len() > 0
+    assert "Wrote 40 rows to demo_labeled.parquet" in done.stdout
+
+
+# --------------------------------------------------------------------------- notebooks
+
+
+@pytest.fixture(scope="session")
+def python3_kernel() -> str:
+    """The ``python3`` kernel spec; installed for this user if Jupyter cannot find one."""
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    if "python3" not in KernelSpecManager().find_kernel_specs():
+        subprocess.run(
+            [sys.executable, "-m", "ipykernel", "install", "--user", "--name", "python3"],
+            check=True,
+            capture_output=True,
+        )
+    assert "python3" in KernelSpecManager().find_kernel_specs()
+    return "python3"
+
+
+def run_notebook(name: str, kernel: str, workdir: Path) -> dict[str, str]:
+    """Execute a notebook; return the text output of each tagged cell, by tag."""
+    import nbclient
+    import nbformat
+
+    nb = nbformat.read(NOTEBOOKS / name, as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            assert cell.outputs == [] and cell.execution_count is None, f"{name}: clear outputs"
+    client = nbclient.NotebookClient(
+        nb, timeout=120, kernel_name=kernel, resources={"metadata": {"path": str(workdir)}}
+    )
+    client.execute()
+    tagged: dict[str, str] = {}
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        errors = [o for o in cell.outputs if o.output_type == "error"]
+        assert not errors, f"{name}: {cell.source[:80]!r} raised {errors[0]['ename']}"
+        text = "".join(
+            o.get("text", "")
+            if o.output_type == "stream"
+            else o.get("data", {}).get("text/plain", "")
+            for o in cell.outputs
+        )
+        for tag in cell.metadata.get("tags", []):
+            tagged[tag] = text
+    return tagged
+
+
+def test_quickstart_notebook(tmp_path: Path, python3_kernel: str, no_siraya_env: None) -> None:
+    out = run_notebook("quickstart.ipynb", python3_kernel, tmp_path)
+    counts = json.loads(out["label-counts"].splitlines()[0].replace("'", '"'))
+    assert set(counts) == {"positive", "negative", "neutral"}
+    assert sum(counts.values()) == 150
+
+
+def test_resume_notebook(tmp_path: Path, python3_kernel: str, no_siraya_env: None) -> None:
+    out = run_notebook("resume.ipynb", python3_kernel, tmp_path)
+    assert "batches created on the service: 1" in out["reattached"]
+    before = json.loads(out["errored"].splitlines()[0].replace("'", '"'))
+    assert before["errored"] > 0 and sum(before.values()) == 120
+    assert "{'succeeded': 120}" in out["after-retry"]
+    assert "finished, 120/120 requests done, 0 not succeeded, 2 batches" in out["after-retry"]
+    assert "120" in out["summary"]

@@ -1,0 +1,150 @@
+"""run(): labels and extraction end to end on scripted emulator answers; re-runs pay nothing."""
+
+from __future__ import annotations
+
+import json
+
+import polars as pl
+import pytest
+
+import siraya_frames as sf
+from siraya_frames.emulator import Emulator
+
+LABELS = ["positive", "negative", "neutral"]
+
+
+def scripted(params, *, custom_id):
+    """The model: the answer is scripted in the row itself, after 'ANSWER='."""
+    text = params["messages"][-1]["content"]
+    return text.split("ANSWER=", 1)[1].split("\n", 1)[0].replace("\\n", "\n")
+
+
+def _run(df, tmp_path, **kw):
+    with Emulator(responder=scripted) as emu, sf.SirayaClient("k", emu.base_url) as client:
+        out = sf.run(
+            df,
+            client=client,
+            job_dir=tmp_path / "job",
+            progress=False,
+            show_summary=False,
+            model="openai/gpt-4o-mini-batch",
+            max_tokens=50,
+            **kw,
+        )
+        return out, emu.stats()  # fmt: skip
+
+
+def test_labels_are_normalised_and_anything_else_is_null_with_the_raw_text(tmp_path):
+    answers = ["Positive", "  **NEGATIVE**. ", "Label: neutral", "'positive'",
+               "I think it is positive", "positive, negative", "", "unknown"]  # fmt: skip
+    df = pl.DataFrame({"id": range(8), "answer": answers})
+    out, _ = _run(df, tmp_path, prompt="Review ANSWER={answer}", labels=LABELS)
+    assert out["id"].to_list() == list(range(8))
+    assert out["label"].dtype == pl.Enum(LABELS)
+    assert out["label"].to_list() == ["positive", "negative", "neutral", "positive",
+                                      None, None, None, None]  # fmt: skip
+    errors = out["label_error"].to_list()
+    assert errors[:4] == [None] * 4
+    assert "I think it is positive" in errors[4] and "two labels" in errors[5]
+    assert all(e for e in errors[4:])
+
+
+def test_abstain_label_is_accepted(tmp_path):
+    df = pl.DataFrame({"answer": ["Unknown.", "neutral"]})
+    out, _ = _run(df, tmp_path, prompt="ANSWER={answer}", labels=LABELS, abstain="unknown")
+    assert out["label"].to_list() == ["unknown", "neutral"]
+
+
+def test_the_request_lists_the_labels(tmp_path):
+    df = pl.DataFrame({"answer": ["positive"]})
+    with Emulator(responder=scripted) as emu, sf.SirayaClient("k", emu.base_url) as client:
+        labels = {"positive": "good", "negative": "bad"}
+        job = sf.run(df, prompt="ANSWER={answer}", model="m", labels=labels, client=client,
+                     job_dir=tmp_path / "j", wait=False)  # fmt: skip
+        body = json.loads(job._store.read_requests()["params_json"][0])
+    content = body["messages"][0]["content"]
+    assert "positive" in content and "negative" in content and "good" in content
+
+
+def test_extraction_into_typed_columns(tmp_path):
+    answers = [
+        '{"name": "Dune", "year": 1965, "tags": ["sf", "desert"]}',
+        '```json\\n{"name": "Emma", "year": 1815, "tags": []}\\n```',
+        '{"name": "X", "year": "nineteen", "tags": []}',
+        "not json at all",
+        '{"name": "Y", "year": 2001}',
+    ]
+    df = pl.DataFrame({"answer": answers})
+    schema = {"name": pl.String, "year": pl.Int32, "tags": pl.List(pl.String)}
+    out, _ = _run(df, tmp_path, prompt="ANSWER={answer}", schema=schema)
+    assert out.schema["year"] == pl.Int32 and out.schema["tags"] == pl.List(pl.String)
+    assert out["name"].to_list() == ["Dune", "Emma", None, None, None]
+    assert out["year"].to_list() == [1965, 1815, None, None, None]
+    assert out["tags"].to_list()[:2] == [["sf", "desert"], []]
+    errors = out["parse_error"].to_list()
+    assert errors[:2] == [None, None]
+    assert "year" in errors[2] and "tags" in errors[4] and errors[3]
+
+
+def test_rerun_submits_nothing_and_gives_the_same_frame(tmp_path):
+    df = pl.DataFrame({"answer": ["positive", "negative", "positive"]})
+    with Emulator(responder=scripted) as emu, sf.SirayaClient("k", emu.base_url) as client:
+        kw = dict(prompt="ANSWER={answer}", model="m", labels=LABELS, client=client,
+                  job_dir=tmp_path / "j", progress=False, show_summary=False)  # fmt: skip
+        first = sf.run(df, **kw)
+        second = sf.run(df, **kw)
+        assert emu.stats()["creates_accepted"] == 1
+        assert emu.stats()["requests_processed"] == 2
+    assert first.equals(second)
+
+
+def test_output_parquet_has_provenance_and_no_key(tmp_path):
+    df = pl.DataFrame({"answer": ["positive", "negative", "positive"]})
+    path = tmp_path / "out.parquet"
+    out, _ = _run(df, tmp_path, prompt="ANSWER={answer}", labels=LABELS, output=path)
+    assert pl.read_parquet(path).equals(out)
+    prov = sf.read_provenance(path)
+    assert prov["prompt_template"] == "ANSWER={answer}"
+    assert prov["labels"] == LABELS and prov["model"] == "openai/gpt-4o-mini-batch"
+    assert prov["outcomes"] == {"succeeded": 3} and len(prov["batch_ids"]) == 1
+    assert prov["unique_requests"] == 2 and prov["cost"]["batch_cost_usd"] > 0
+    assert prov["submitted_at"] and prov["finished_at"]
+
+
+def test_summary_counts_unique_requests_once(tmp_path):
+    df = pl.DataFrame({"answer": ["positive", "negative", "positive", "meh"]})
+    out, _ = _run(df, tmp_path, prompt="ANSWER={answer}", labels=LABELS)
+    summary = sf.summarize(out, model="openai/gpt-4o-mini-batch")
+    row = summary.row(0, named=True)
+    assert (row["rows"], row["unique_requests"], row["succeeded"], row["parsed"]) == (4, 3, 4, 3)
+    unique = out.unique("custom_id")
+    assert row["input_tokens"] == unique["input_tokens"].sum()
+    assert row["cost_usd"] == pytest.approx(row["saved_vs_standard_usd"])
+    assert sf.summarize(out)["note"][0].startswith("no price")
+
+
+def test_namespace_on_dataframe_and_lazyframe(tmp_path):
+    df = pl.DataFrame({"answer": ["neutral", "negative"]})
+    req = df.lazy().siraya.build_requests(prompt="ANSWER={answer}", model="m", max_tokens=5)
+    assert isinstance(req, pl.LazyFrame) and req.collect().height == 2
+    assert df.siraya.estimate(prompt="{answer}", model="m", max_tokens=5)["rows"][0] == 2
+    with Emulator(responder=scripted) as emu, sf.SirayaClient("k", emu.base_url) as client:
+        out = df.siraya.run(prompt="ANSWER={answer}", model="m", labels=LABELS, client=client,
+                            job_dir=tmp_path / "j", progress=False, show_summary=False)  # fmt: skip
+    assert out["label"].to_list() == ["neutral", "negative"]
+
+
+def test_labels_and_schema_together_is_a_clear_error(tmp_path):
+    with pytest.raises(sf.InputError, match="not both"):
+        client = sf.SirayaClient("k", "http://127.0.0.1:9/v1")
+        sf.run(pl.DataFrame({"a": ["x"]}), prompt="{a}", model="m", labels=LABELS,
+               schema={"x": pl.String}, client=client)  # fmt: skip
+
+
+def test_label_column_clash_suggests_prefix(tmp_path):
+    df = pl.DataFrame({"answer": ["positive"], "label": ["gold"]})
+    with pytest.raises(sf.InputError, match="prefix"):
+        _run(df, tmp_path, prompt="ANSWER={answer}", labels=LABELS)
+    assert not (tmp_path / "job").exists()  # refused before anything was sent
+    out, _ = _run(df, tmp_path, prompt="ANSWER={answer}", labels=LABELS, prefix="llm_")
+    assert out["llm_label"].to_list() == ["positive"] and out["label"].to_list() == ["gold"]
