@@ -228,15 +228,16 @@ def _wait_steps(
     schedule: PollSchedule,
     report: Callable[[JobState], None],
     deadline: float | None,
+    clock: Callable[[], float] = time.time,
 ) -> Steps:
     yield from _submit_steps(store, state, {})
-    n_polls = 0
+    n_polls, seen = 0, {}
     while True:
         yield from _poll_steps(store, state)
         report(state)
         if all(_is_finished(r) for r in state.batches):
             return state
-        now = time.time()
+        now = clock()
         if deadline is not None and now >= deadline:
             raise WaitTimeoutError(
                 f"the job in {str(store.path)!r} is not finished yet; its batches keep running. "
@@ -249,9 +250,23 @@ def _wait_steps(
                 now=now,
                 expires_at=min(expiries) + 1.0 if expiries else None,
                 deadline=deadline,
+                eta=_eta(seen, state, now),
             )
         )
         n_polls += 1
+
+
+def _eta(seen: dict[str, tuple[float, int]], state: JobState, now: float) -> float | None:
+    """Seconds until the first unfinished batch should end, from its progress so far."""
+    etas = []
+    for rec in state.batches:
+        if not rec.batch_id or _is_finished(rec):
+            continue
+        since, done_then = seen.setdefault(rec.key, (now, rec.done))
+        if rec.done > done_then and now > since:
+            rate = (rec.done - done_then) / (now - since)
+            etas.append(max(rec.n_requests - rec.done, 0) / rate)
+    return min(etas) if etas else None
 
 
 def _cancel_steps(store: JobStore, state: JobState) -> Steps:

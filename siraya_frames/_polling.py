@@ -106,6 +106,8 @@ class PollSchedule:
     [1.0, 2.0, 4.0, 8.0, 10.0]
     >>> s.delay(9, now=100.0, expires_at=103.0)
     3.0
+    >>> s.delay(9, now=100.0, eta=4.5)
+    5.5
     """
 
     initial: float = 1.0
@@ -119,9 +121,16 @@ class PollSchedule:
         now: float,
         expires_at: float | None = None,
         deadline: float | None = None,
+        eta: float | None = None,
     ) -> float:
-        """Seconds to wait after ``n_polls`` polls, bounded by the expiry and the deadline."""
+        """Seconds to wait after ``n_polls`` polls, bounded by the expiry and the deadline.
+
+        ``eta``, the predicted seconds until a batch ends (from its request counts), makes
+        the next poll come right after that moment instead of up to ``maximum`` later.
+        """
         wait = min(self.maximum, self.initial * self.factor ** min(n_polls, 64))
+        if eta is not None:
+            wait = min(wait, max(eta, 0.0) + self.initial)
         for bound in (expires_at, deadline):
             if bound is not None:
                 wait = min(wait, max(bound - now, 0.0))
