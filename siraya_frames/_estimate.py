@@ -1,0 +1,197 @@
+"""``estimate``: how many rows, requests, batches, tokens and dollars, before any spend.
+
+Input tokens are a heuristic, not a tokenizer: for each unique request,
+``ceil(utf8_bytes / 4) + 4 * n_messages``, where ``utf8_bytes`` counts the message contents,
+the system text and the tools JSON, and the system prompt counts as a message. Output tokens
+are counted at ``max_tokens``, so costs are upper bounds. The batch price is 50% of the
+standard price of :data:`PRICES` (USD per million tokens, as of :data:`PRICES_AS_OF`), which
+``prices=`` overrides or extends.
+
+Examples
+--------
+>>> import polars as pl
+>>> from siraya_frames._build import build_requests
+>>> reqs = build_requests(pl.DataFrame({"q": ["12345678"] * 3}), prompt="{q}",
+...                       model="openai/gpt-4o", max_tokens=10)
+>>> estimate(reqs).select("rows", "unique_requests", "estimated_input_tokens").row(0)
+(3, 1, 6)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+
+import polars as pl
+
+from siraya_frames._build import encode_params
+from siraya_frames._config import DEFAULT_MAX_BYTES, DEFAULT_MAX_REQUESTS
+from siraya_frames._errors import ParameterError
+from siraya_frames._plan import _check_limits, _unique_rows, batch_bounds, line_sizes
+from siraya_frames._validate import is_finite_number
+
+PRICES_AS_OF = "2026-11-01"
+"""The date the built-in :data:`PRICES` were taken."""
+PRICES: Mapping[str, Mapping[str, float]] = MappingProxyType(
+    {
+        "openai/gpt-4o-mini-batch": {"input": 0.15, "output": 0.60},
+        "openai/gpt-4o-mini": {"input": 0.15, "output": 0.60},
+        "openai/gpt-4o": {"input": 2.50, "output": 10.00},
+        "anthropic/claude-sonnet-4.5": {"input": 3.00, "output": 15.00},
+        "anthropic/claude-haiku-4.5": {"input": 1.00, "output": 5.00},
+    }
+)
+"""Standard (real-time) prices, USD per million tokens; the batch price is half of them."""
+BATCH_DISCOUNT = 0.5
+BYTES_PER_TOKEN = 4
+TOKENS_PER_MESSAGE = 4
+
+_DECODE = pl.Struct(
+    {
+        "model": pl.String,
+        "max_tokens": pl.Int64,
+        "messages": pl.List(pl.Struct({"role": pl.String, "content": pl.String})),
+        "system": pl.String,
+    }
+)
+
+
+def estimate(
+    requests: pl.DataFrame | pl.LazyFrame,
+    prices: Mapping[str, Mapping[str, float]] | None = None,
+    *,
+    max_requests: int = DEFAULT_MAX_REQUESTS,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+) -> pl.DataFrame:
+    """Return one row: counts, batches, estimated tokens and cost of a requests frame.
+
+    Parameters
+    ----------
+    requests
+        A :func:`build_requests` frame, or ``custom_id`` + ``params_json`` columns.
+    prices
+        ``{"model": {"input": usd_per_million, "output": usd_per_million}}`` standard prices
+        that override or extend :data:`PRICES`.
+    max_requests, max_bytes
+        The batch limits used to count ``batches`` (as for :func:`plan_batches`).
+
+    Returns
+    -------
+    pl.DataFrame
+        ``rows``, ``requests``, ``unique_requests``, ``duplicates_saved``, ``skipped_rows``,
+        ``batches``, ``estimated_input_tokens``, ``max_output_tokens``,
+        ``estimated_cost_usd`` (batch price, upper bound), ``standard_cost_usd`` and ``note``.
+        Costs are null when a model has no price; ``note`` then names it.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> from siraya_frames._build import build_requests
+    >>> reqs = build_requests(pl.DataFrame({"q": ["hi", "hi", None]}), prompt="{q}",
+    ...                       model="my/model", max_tokens=100, on_null="skip")
+    >>> est = estimate(reqs, prices={"my/model": {"input": 1.0, "output": 2.0}})
+    >>> est.select("requests", "duplicates_saved", "skipped_rows", "estimated_cost_usd").row(0)
+    (2, 1, 1, 0.0001025)
+    """
+    _check_limits(max_requests, max_bytes)
+    table = _price_table(prices)
+    frame = requests.collect() if isinstance(requests, pl.LazyFrame) else requests
+    unique = _unique_rows(frame)
+    if "params" in unique.columns:
+        unique = unique.with_columns(encode_params(unique["params"]).alias("params_json"))
+    bounds = batch_bounds(line_sizes(unique), max_requests=max_requests, max_bytes=max_bytes)
+    per_model = _tokens_by_model(unique["params_json"])
+    n_requests = frame.height - frame["custom_id"].null_count()
+    counts = {
+        "rows": frame.height,
+        "requests": n_requests,
+        "unique_requests": unique.height,
+        "duplicates_saved": n_requests - unique.height,
+        "skipped_rows": frame["custom_id"].null_count(),
+        "batches": len(bounds),
+        "estimated_input_tokens": int(per_model["input_tokens"].sum()),
+        "max_output_tokens": int(per_model["output_tokens"].sum()),
+    }
+    return pl.DataFrame([{**counts, **_costs(per_model, table)}], schema_overrides=_SCHEMA)
+
+
+_SCHEMA = {"estimated_cost_usd": pl.Float64, "standard_cost_usd": pl.Float64, "note": pl.String}
+
+
+def _price_table(prices: Mapping[str, Mapping[str, float]] | None) -> pl.DataFrame:
+    merged = {**PRICES, **_checked_prices(prices or {})}
+    return pl.DataFrame(
+        {
+            "model": list(merged),
+            "input_price": [float(p["input"]) for p in merged.values()],
+            "output_price": [float(p["output"]) for p in merged.values()],
+        },
+        schema={"model": pl.String, "input_price": pl.Float64, "output_price": pl.Float64},
+    )
+
+
+def _checked_prices(prices: Mapping[str, Mapping[str, float]]) -> dict[str, Mapping[str, float]]:
+    example = "prices={'model/name': {'input': 0.15, 'output': 0.60}} (USD per million tokens)"
+    if not isinstance(prices, Mapping):
+        raise ParameterError(f"prices must be a dict like {example}; got {prices!r}")
+    for model, price in prices.items():
+        ok = isinstance(price, Mapping) and all(
+            is_finite_number(price.get(k)) and price[k] >= 0 for k in ("input", "output")
+        )
+        if not ok:
+            raise ParameterError(f"prices[{model!r}] must be like {example}; got {price!r}")
+    return dict(prices)
+
+
+def _tokens_by_model(params_json: pl.Series) -> pl.DataFrame:
+    """Sum estimated input tokens and max output tokens per model over unique requests."""
+    decoded = params_json.to_frame("j").select(
+        pl.col("j").str.json_decode(_DECODE).alias("p"),
+        pl.col("j").str.json_path_match("$.tools").str.len_bytes().fill_null(0).alias("tools"),
+    )
+    p = pl.col("p").struct
+    text_bytes = (
+        p.field("messages")
+        .list.eval(pl.element().struct.field("content").str.len_bytes())
+        .list.sum()
+        + p.field("system").str.len_bytes().fill_null(0)
+        + pl.col("tools")
+    )
+    n_messages = p.field("messages").list.len() + p.field("system").is_not_null().cast(pl.UInt32)
+    tokens = (text_bytes / BYTES_PER_TOKEN).ceil().cast(pl.Int64) + TOKENS_PER_MESSAGE * n_messages
+    return (
+        decoded.select(
+            p.field("model").alias("model"),
+            tokens.cast(pl.Int64).alias("input_tokens"),
+            p.field("max_tokens").alias("output_tokens"),
+        )
+        .group_by("model", maintain_order=True)
+        .agg(pl.len().alias("n"), pl.col("input_tokens", "output_tokens").sum())
+    )
+
+
+def _costs(per_model: pl.DataFrame, table: pl.DataFrame) -> dict[str, object]:
+    priced = per_model.join(table, on="model", how="left", maintain_order="left")
+    unknown = priced.filter(pl.col("input_price").is_null())
+    note = (
+        f"prices as of {PRICES_AS_OF} (or yours), USD; batch price = 50% of standard; output "
+        "counted at max_tokens, so costs are upper bounds"
+    )
+    if unknown.height:
+        named = ", ".join(f"{m!r} ({n} requests)" for m, n in unknown.select("model", "n").rows())
+        hint = "prices={'<model>': {'input': <usd/1M>, 'output': <usd/1M>}}"
+        return {
+            "estimated_cost_usd": None,
+            "standard_cost_usd": None,
+            "note": f"no price for model {named}; pass {hint} to estimate the cost. {note}",
+        }
+    standard = priced.select(
+        (pl.col("input_tokens") * pl.col("input_price"))
+        + (pl.col("output_tokens") * pl.col("output_price"))
+    ).sum().item() / 1e6  # fmt: skip
+    standard = float(standard or 0.0)
+    return {
+        "estimated_cost_usd": standard * BATCH_DISCOUNT,
+        "standard_cost_usd": standard,
+        "note": note,
+    }

@@ -1,0 +1,288 @@
+"""Unique requests become ``POST /v1/batches`` bodies under both limits; or a JSONL file.
+
+A body is ``{"requests":[<line>,<line>,...]}`` where each line is
+``{"custom_id":"<id>","params":<params_json>}``. Lines are made and joined by Polars (no
+``json.dumps`` per row) and split greedily, in order of first appearance, so that no body has
+more than ``max_requests`` lines or more than ``max_bytes`` bytes (counted on the body itself).
+
+Examples
+--------
+>>> import json
+>>> import polars as pl
+>>> from siraya_frames._build import build_requests
+>>> df = pl.DataFrame({"q": ["a", "b", "a", "c"]})
+>>> reqs = build_requests(df, prompt="{q}", model="openai/gpt-4o-mini", max_tokens=4)
+>>> [p.n_requests for p in plan_batches(reqs, max_requests=2)]
+[2, 1]
+"""
+
+from __future__ import annotations
+
+import bisect
+import os
+from dataclasses import dataclass, field
+
+import polars as pl
+
+from siraya_frames._build import ID_PATTERN, encode_params, is_plain
+from siraya_frames._config import DEFAULT_MAX_BYTES, DEFAULT_MAX_REQUESTS
+from siraya_frames._errors import BatchLimitError, InputError, ParameterError
+from siraya_frames._validate import is_int
+
+BODY_HEAD = b'{"requests":['
+BODY_TAIL = b"]}"
+BODY_OVERHEAD = len(BODY_HEAD) + len(BODY_TAIL)
+_CHUNK = 20_000
+"""Unique requests turned into lines at a time (cache- and memory-friendly)."""
+
+
+@dataclass(frozen=True)
+class BatchPayload:
+    """One ``POST /v1/batches`` body and what it holds.
+
+    Attributes
+    ----------
+    index
+        Position of this batch in the plan, from 0.
+    custom_ids
+        The ids in the body, in order.
+    body
+        The complete JSON body, UTF-8 bytes.
+    n_requests, n_bytes
+        ``len(custom_ids)`` and ``len(body)``.
+    """
+
+    index: int
+    custom_ids: tuple[str, ...]
+    body: bytes
+    n_requests: int
+    n_bytes: int
+
+
+def unique_requests(requests: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
+    """Return the unique non-null requests: ``custom_id``, ``params_json``, first-seen order.
+
+    ``requests`` is a :func:`build_requests` frame (``custom_id`` + ``params``) or a frame of
+    ``custom_id`` + ``params_json`` (String), such as a job's ``requests.parquet``.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> frame = pl.DataFrame({"custom_id": ["b", None, "a", "b"],
+    ...                       "params_json": ['{"n":2}', None, '{"n":1}', '{"n":2}']})
+    >>> unique_requests(frame).rows()
+    [('b', '{"n":2}'), ('a', '{"n":1}')]
+    """
+    unique = _unique_rows(requests)
+    if "params" in unique.columns:
+        unique = unique.with_columns(encode_params(unique["params"]).alias("params_json"))
+    return unique.select("custom_id", "params_json")
+
+
+def _unique_rows(requests: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
+    """``row`` (first row of each id), ``custom_id`` and ``params`` or ``params_json``."""
+    frame = requests.collect() if isinstance(requests, pl.LazyFrame) else requests
+    if not isinstance(frame, pl.DataFrame) or "custom_id" not in frame.columns:
+        raise InputError(
+            "expected a frame from build_requests (custom_id + params) or with custom_id + "
+            "params_json columns"
+        )
+    source = "params_json" if "params_json" in frame.columns else "params"
+    if source not in frame.columns:
+        raise InputError("the requests frame has neither a 'params' nor a 'params_json' column")
+    unique = frame.select(
+        pl.int_range(pl.len(), dtype=pl.Int64).alias("row"), "custom_id", source
+    ).filter(pl.col("custom_id").is_not_null() & pl.col("custom_id").is_first_distinct())
+    _check_ids(unique, source)
+    return unique
+
+
+def _check_ids(unique: pl.DataFrame, source: str) -> None:
+    bad = unique.filter(~pl.col("custom_id").str.contains(ID_PATTERN))
+    if bad.height:
+        raise InputError(
+            f"custom_id {bad['custom_id'][0]!r} (row {bad['row'][0]}) does not match "
+            f"{ID_PATTERN}; {bad.height} ids are invalid"
+        )
+    if unique[source].null_count():
+        row = unique.filter(pl.col(source).is_null())["row"][0]
+        raise InputError(f"row {row} has a custom_id but null {source}")
+
+
+def request_lines(unique: pl.DataFrame) -> pl.Series:
+    """``{"custom_id":"<id>","params":<params_json>}`` per unique request (ids need no escape).
+
+    Examples
+    --------
+    >>> request_lines(pl.DataFrame({"custom_id": ["a"], "params_json": ['{"n":1}']})).item()
+    '{"custom_id":"a","params":{"n":1}}'
+    """
+    if "params_json" not in unique.columns and is_plain(unique["params"]):
+        line = pl.struct("custom_id", "params").struct.json_encode()  # one pass, same bytes
+        return unique.select(line.alias("line")).to_series()
+    if "params_json" not in unique.columns:
+        unique = unique.with_columns(encode_params(unique["params"]).alias("params_json"))
+    head, middle = pl.lit('{"custom_id":"'), pl.lit('","params":')
+    line = pl.concat_str(head, "custom_id", middle, "params_json", pl.lit("}"))
+    return unique.select(line.alias("line")).to_series()
+
+
+def plan_batches(
+    requests: pl.DataFrame | pl.LazyFrame,
+    *,
+    max_requests: int = DEFAULT_MAX_REQUESTS,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+) -> list[BatchPayload]:
+    """Split the unique requests into batch bodies under both limits.
+
+    Parameters
+    ----------
+    requests
+        A :func:`build_requests` frame, or ``custom_id`` + ``params_json`` columns.
+    max_requests, max_bytes
+        Upper bounds per body: number of requests, and bytes of the whole body.
+
+    Raises
+    ------
+    BatchLimitError
+        When one request alone makes a body over ``max_bytes``.
+
+    Examples
+    --------
+    >>> import json
+    >>> import polars as pl
+    >>> from siraya_frames._build import build_requests
+    >>> reqs = build_requests(pl.DataFrame({"q": ["hi"]}), prompt="{q}", model="m",
+    ...                       max_tokens=2)
+    >>> [payload] = plan_batches(reqs)
+    >>> json.loads(payload.body)["requests"][0]["params"]["messages"]
+    [{'role': 'user', 'content': 'hi'}]
+    >>> payload.n_bytes == len(payload.body)
+    True
+    """
+    _check_limits(max_requests, max_bytes)
+    unique = _unique_rows(requests)
+    packer = _Packer(max_requests, max_bytes)
+    for start in range(0, unique.height, _CHUNK):  # small chunks: hot caches, reused memory
+        part = unique.slice(start, _CHUNK)
+        lines = request_lines(part)
+        sizes = lines.str.len_bytes().cast(pl.Int64) + 1
+        _check_single_size(part, sizes, max_bytes)
+        packer.add(lines, sizes, part["custom_id"].to_list())
+    packer.flush()
+    return packer.payloads
+
+
+@dataclass
+class _Packer:
+    """Greedy packing of request lines, fed chunk by chunk, into bodies under both limits."""
+
+    max_requests: int
+    max_bytes: int
+    payloads: list[BatchPayload] = field(default_factory=list)
+    pieces: list[pl.Series] = field(default_factory=list)
+    ids: list[str] = field(default_factory=list)
+    size: int = 0  # bytes of the pending lines, a comma after each
+
+    def add(self, lines: pl.Series, sizes: pl.Series, ids: list[str]) -> None:
+        cum, pos = [0, *sizes.cum_sum().to_list()], 0
+        while pos < len(ids):
+            room = (
+                self.max_bytes - BODY_OVERHEAD + 1 - self.size,
+                self.max_requests - len(self.ids),
+            )
+            end = _fit(cum, pos, *room)
+            self.pieces.append(lines.slice(pos, end - pos))
+            self.ids += ids[pos:end]
+            self.size += cum[end] - cum[pos]
+            if end < len(ids):
+                self.flush()
+            pos = end
+
+    def flush(self) -> None:
+        if not self.ids:
+            return
+        joined = pl.concat(self.pieces, rechunk=False).str.join(",").cast(pl.Binary).item()
+        body = b"".join((BODY_HEAD, joined, BODY_TAIL))
+        ids = tuple(self.ids)
+        self.payloads.append(BatchPayload(len(self.payloads), ids, body, len(ids), len(body)))
+        self.pieces, self.ids, self.size = [], [], 0
+
+
+def _fit(cum: list[int], start: int, room_bytes: int, room_requests: int) -> int:
+    """The end of the longest run of lines from ``start`` within both rooms (``cum``: sizes)."""
+    end = bisect.bisect_right(cum, cum[start] + room_bytes) - 1
+    return min(end, start + room_requests, len(cum) - 1)
+
+
+def line_sizes(unique: pl.DataFrame) -> pl.Series:
+    """Bytes each unique request adds to a body (its line and a comma).
+
+    Examples
+    --------
+    >>> line_sizes(pl.DataFrame({"custom_id": ["a"], "params_json": ["{}"]})).to_list()
+    [30]
+    """
+    return request_lines(unique).str.len_bytes().cast(pl.Int64) + 1
+
+
+def _check_limits(max_requests: object, max_bytes: object) -> None:
+    if not is_int(max_requests) or max_requests < 1:
+        raise ParameterError(f"max_requests must be an integer >= 1; got {max_requests!r}")
+    if not is_int(max_bytes) or max_bytes <= BODY_OVERHEAD:
+        raise ParameterError(f"max_bytes must be an integer > {BODY_OVERHEAD}; got {max_bytes!r}")
+
+
+def _check_single_size(unique: pl.DataFrame, sizes: pl.Series, max_bytes: int) -> None:
+    """Raise BatchLimitError for the first request too big to fit in any body."""
+    too_big = (sizes - 1 + BODY_OVERHEAD) > max_bytes
+    if too_big.any():
+        i = too_big.arg_true()[0]
+        size = sizes[i] - 1 + BODY_OVERHEAD
+        raise BatchLimitError(
+            f"request {unique['custom_id'][i]!r} (row {unique['row'][i]}) alone makes a batch "
+            f"body of {size:,} bytes, over max_bytes={max_bytes:,}; raise max_bytes (if the "
+            "service accepts it) or shorten that row's prompt"
+        )
+
+
+def batch_bounds(sizes: pl.Series, *, max_requests: int, max_bytes: int) -> list[tuple[int, int]]:
+    """Greedy ``[start, end)`` row ranges of each batch, from each line's size (comma included).
+
+    Examples
+    --------
+    >>> batch_bounds(pl.Series([10, 10, 10]), max_requests=2, max_bytes=1000)
+    [(0, 2), (2, 3)]
+    >>> batch_bounds(pl.Series([10, 10, 10]), max_requests=9, max_bytes=15 + 19)
+    [(0, 2), (2, 3)]
+    """
+    cum = [0, *sizes.cum_sum().to_list()]
+    budget = max_bytes - BODY_OVERHEAD + 1  # the last line of a body has no comma
+    bounds, start = [], 0
+    while start < len(sizes):
+        bounds.append((start, _fit(cum, start, budget, max_requests)))
+        start = bounds[-1][1]
+    return bounds
+
+
+def write_jsonl(requests: pl.DataFrame | pl.LazyFrame, path: str | os.PathLike[str]) -> int:
+    """Write the unique requests as JSONL, one ``{"custom_id", "params"}`` per line.
+
+    Returns the number of lines written.
+
+    Examples
+    --------
+    >>> import json, tempfile, pathlib
+    >>> import polars as pl
+    >>> from siraya_frames._build import build_requests
+    >>> reqs = build_requests(pl.DataFrame({"q": ["x", "x"]}), prompt="{q}", model="m",
+    ...                       max_tokens=1)
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "batch.jsonl"
+    >>> write_jsonl(reqs, path)
+    1
+    >>> json.loads(path.read_text())["params"]["model"]
+    'm'
+    """
+    lines = request_lines(_unique_rows(requests)).to_frame("line")
+    lines.write_csv(path, include_header=False, quote_style="never")
+    return lines.height

@@ -1,0 +1,141 @@
+"""estimate: counts, batches, tokens and cost a user checks before spending."""
+
+from __future__ import annotations
+
+import math
+
+import polars as pl
+import pytest
+
+from siraya_frames._build import build_requests
+from siraya_frames._errors import ParameterError
+from siraya_frames._estimate import PRICES, PRICES_AS_OF, estimate
+from siraya_frames._plan import plan_batches, unique_requests
+
+COLUMNS = [
+    "rows",
+    "requests",
+    "unique_requests",
+    "duplicates_saved",
+    "skipped_rows",
+    "batches",
+    "estimated_input_tokens",
+    "max_output_tokens",
+    "estimated_cost_usd",
+    "standard_cost_usd",
+    "note",
+]
+
+
+@pytest.fixture
+def frame() -> pl.DataFrame:
+    df = pl.DataFrame({"q": ["12345678", "abcd", "12345678", None, "é😀"]})  # 8, 4, 8, -, 6 bytes
+    return build_requests(df, prompt="{q}", model="openai/gpt-4o", max_tokens=100, on_null="skip")
+
+
+def test_one_row_with_the_documented_columns(frame):
+    est = estimate(frame)
+    assert est.columns == COLUMNS
+    assert est.height == 1
+
+
+def test_counts(frame):
+    row = estimate(frame).row(0, named=True)
+    assert (row["rows"], row["requests"], row["unique_requests"]) == (5, 4, 3)
+    assert (row["duplicates_saved"], row["skipped_rows"], row["batches"]) == (1, 1, 1)
+
+
+def test_tokens_follow_the_documented_heuristic(frame):
+    row = estimate(frame).row(0, named=True)
+    # unique contents: 8, 4 and 6 UTF-8 bytes -> 2 + 1 + 2 tokens, plus 4 per message
+    assert row["estimated_input_tokens"] == (2 + 4) + (1 + 4) + (2 + 4)
+    assert row["max_output_tokens"] == 300
+
+
+def test_system_counts_as_a_message():
+    df = pl.DataFrame({"q": ["1234"]})
+    reqs = build_requests(df, prompt="{q}", system="12345", model="openai/gpt-4o", max_tokens=1)
+    assert estimate(reqs)["estimated_input_tokens"].item() == math.ceil(9 / 4) + 2 * 4
+
+
+def test_cost_is_half_the_standard_price(frame):
+    row = estimate(frame).row(0, named=True)
+    price = PRICES["openai/gpt-4o"]
+    standard = (17 * price["input"] + 300 * price["output"]) / 1e6
+    assert row["standard_cost_usd"] == pytest.approx(standard)
+    assert row["estimated_cost_usd"] == pytest.approx(standard / 2)
+    assert PRICES_AS_OF in row["note"]
+
+
+def test_built_in_prices():
+    assert PRICES_AS_OF == "2026-11-01"
+    assert PRICES["openai/gpt-4o-mini-batch"] == {"input": 0.15, "output": 0.60}
+    assert PRICES["anthropic/claude-sonnet-4.5"] == {"input": 3.0, "output": 15.0}
+    assert PRICES["anthropic/claude-haiku-4.5"] == {"input": 1.0, "output": 5.0}
+    assert "openai/gpt-4o-mini" in PRICES
+
+
+def test_mixed_models_and_overridden_prices():
+    df = pl.DataFrame({"q": ["abcd", "abcd"], "m": ["openai/gpt-4o", "mine/small"]})
+    reqs = build_requests(df, prompt="{q}", model=pl.col("m"), max_tokens=10)
+    prices = {
+        "mine/small": {"input": 1.0, "output": 2.0},
+        "openai/gpt-4o": {"input": 0, "output": 0},
+    }
+    row = estimate(reqs, prices=prices).row(0, named=True)
+    assert row["unique_requests"] == 2
+    assert row["standard_cost_usd"] == pytest.approx((5 * 1.0 + 10 * 2.0) / 1e6)
+
+
+def test_unknown_model_gives_null_cost_and_a_note_naming_it():
+    df = pl.DataFrame({"q": ["a", "b", "c"], "m": ["openai/gpt-4o", "x/unknown", "x/unknown"]})
+    reqs = build_requests(df, prompt="{q}", model=pl.col("m"), max_tokens=10)
+    row = estimate(reqs).row(0, named=True)
+    assert row["estimated_cost_usd"] is None
+    assert row["standard_cost_usd"] is None
+    assert "'x/unknown' (2 requests)" in row["note"]
+    assert "prices=" in row["note"]
+
+
+@pytest.mark.parametrize(
+    "prices", [{"m": {"input": 1.0}}, {"m": {"input": -1, "output": 1}}, {"m": 3}, ["m"]]
+)
+def test_bad_prices(frame, prices):
+    with pytest.raises(ParameterError, match="prices"):
+        estimate(frame, prices=prices)
+
+
+def test_batches_use_the_planner_limits(frame):
+    assert estimate(frame, max_requests=2)["batches"].item() == 2
+    assert len(plan_batches(frame, max_requests=2)) == 2
+
+
+def test_stored_form_gives_the_same_estimate(frame):
+    stored = estimate(unique_requests(frame))
+    direct = estimate(frame)
+    same = ["unique_requests", "batches", "estimated_input_tokens", "max_output_tokens"]
+    assert stored.select(same).equals(direct.select(same))
+    assert stored["estimated_cost_usd"].item() == pytest.approx(direct["estimated_cost_usd"].item())
+
+
+def test_tools_count_as_input():
+    df = pl.DataFrame({"q": ["abcd"]})
+    plain = build_requests(df, prompt="{q}", model="openai/gpt-4o", max_tokens=1)
+    tooled = build_requests(
+        df, prompt="{q}", model="openai/gpt-4o", max_tokens=1, tools=[{"name": "f"}]
+    )
+    extra = math.ceil((4 + len('[{"name":"f"}]')) / 4) - 1
+    assert (
+        estimate(tooled)["estimated_input_tokens"].item()
+        == estimate(plain)["estimated_input_tokens"].item() + extra
+    )
+
+
+def test_lazy_and_empty():
+    lazy = build_requests(pl.LazyFrame({"q": ["a"]}), prompt="{q}", model="m", max_tokens=1)
+    assert estimate(lazy, prices={"m": {"input": 1, "output": 1}})["requests"].item() == 1
+    empty = build_requests(
+        pl.DataFrame({"q": []}, schema={"q": pl.String}), prompt="{q}", model="m", max_tokens=1
+    )
+    row = estimate(empty).row(0, named=True)
+    assert (row["rows"], row["batches"], row["estimated_cost_usd"]) == (0, 0, 0.0)
