@@ -1,4 +1,4 @@
-"""The chaos scenario of benchmarks/chaos.py at a size CI can afford."""
+"""The chaos scenario of benchmarks/bench_chaos.py at a size CI can afford."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import importlib.util
 from pathlib import Path
 
 _SPEC = importlib.util.spec_from_file_location(
-    "chaos", Path(__file__).parent.parent / "benchmarks" / "chaos.py"
+    "chaos", Path(__file__).parent.parent / "benchmarks" / "bench_chaos.py"
 )
 chaos = importlib.util.module_from_spec(_SPEC)
 _SPEC.loader.exec_module(chaos)

@@ -11,7 +11,7 @@ Faults: 429 and 503 bursts, connections dropped after accepted creates, cut resu
 
 Usage::
 
-    python benchmarks/chaos.py --rows 20000
+    python benchmarks/bench_chaos.py --rows 20000
 
 The test suite runs the same scenario at a small size (tests/test_chaos.py).
 """
