@@ -16,7 +16,10 @@ KEY = "sk-test-RECOGNISABLE-0123456789"
 BASE = "http://127.0.0.1:9999/v1"
 STATUS = {"id": "batch_1", "object": "batch", "status": "in_progress",
           "request_counts": {"total": 2, "completed": 1, "failed": 0}}  # fmt: skip
-JSONL = b'{"custom_id":"a","result":{"type":"canceled"}}\n{"custom_id":"b","result":{"type":"canceled"}}\n'
+JSONL = (
+    b'{"custom_id":"a","result":{"type":"canceled"}}\n'
+    b'{"custom_id":"b","result":{"type":"canceled"}}\n'
+)
 
 
 def _client(handler, waits=None, **kw):
