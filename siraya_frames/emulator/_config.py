@@ -167,11 +167,11 @@ def _check_faults(f: Faults) -> Faults:
 
 
 @dataclass
-class EmulatorConfig:
+class EmulatorConfig(Faults):
     """Everything the emulator is started with.
 
-    The fault fields (see `Faults`) are the starting values of the faults; the rest is fixed
-    until the emulator is restarted.
+    It inherits the fault fields of `Faults`: their values here are the starting values of
+    the faults; the rest is fixed until the emulator is restarted.
 
     Attributes
     ----------
@@ -225,19 +225,6 @@ class EmulatorConfig:
     max_bytes: int = DEFAULT_MAX_BYTES
     result_host: str | None = None
     seed: int = 0
-    seconds_per_request: float = 0.0
-    error_rate: float = 0.0
-    error_type: str = DEFAULT_ERROR_TYPE
-    error_custom_ids: tuple[str, ...] = ()
-    http_error_rate: float = 0.0
-    http_error_status: int = DEFAULT_HTTP_ERROR_STATUS
-    retry_after: float = DEFAULT_RETRY_AFTER
-    fail_next_calls: int = 0
-    http_error_endpoints: tuple[str, ...] | None = None
-    drop_after_create: int = 0
-    cut_results_after: int | None = None
-    cut_results_times: int | None = None
-    completion_window: float = DEFAULT_COMPLETION_WINDOW
 
     def __repr__(self) -> str:
         shown = {f.name: getattr(self, f.name) for f in fields(self)}
