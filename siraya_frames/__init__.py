@@ -33,9 +33,10 @@ from siraya_frames._errors import (
     WaitTimeoutError,
 )
 from siraya_frames._estimate import PRICES, PRICES_AS_OF, estimate
+from siraya_frames._extract import parse_extraction
 from siraya_frames._job import Job, JobStatus, submit
 from siraya_frames._join import join_results
-from siraya_frames._labels import parse_extraction, parse_labels
+from siraya_frames._labels import parse_labels
 from siraya_frames._parquet import read_provenance, write_parquet
 from siraya_frames._plan import BatchPayload, plan_batches, write_jsonl
 from siraya_frames._polling import PollSchedule

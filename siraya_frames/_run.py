@@ -32,16 +32,18 @@ from siraya_frames._build import build_requests
 from siraya_frames._client import SirayaClient
 from siraya_frames._errors import InputError
 from siraya_frames._estimate import BATCH_DISCOUNT, PRICES_AS_OF, _price_table
+from siraya_frames._extract import (
+    PARSE_ERROR_COLUMN,
+    extraction_instructions,
+    normalize_schema,
+    parse_extraction,
+)
 from siraya_frames._job import Job, submit
 from siraya_frames._join import ANSWER_COLUMNS, join_results
 from siraya_frames._labels import (
     LABEL_COLUMN,
     LABEL_ERROR_COLUMN,
-    PARSE_ERROR_COLUMN,
-    extraction_instructions,
     label_instructions,
-    normalize_schema,
-    parse_extraction,
     parse_labels,
 )
 from siraya_frames._parquet import write_parquet
