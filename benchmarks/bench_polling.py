@@ -19,9 +19,9 @@ from pathlib import Path
 import polars as pl
 
 import siraya_frames as sf
-from siraya_frames._job import _wait_steps
 from siraya_frames._polling import drive
 from siraya_frames._shapes import BatchState, BatchStatus
+from siraya_frames._wait import wait_steps
 
 
 class SimulatedService:
@@ -63,7 +63,7 @@ def simulate(schedule: sf.PollSchedule, duration: float, moving: bool) -> dict[s
     with tempfile.TemporaryDirectory() as tmp:
         job = sf.submit(requests, client=service, job_dir=tmp)
         service.calls = 0
-        steps = _wait_steps(job._store, job._state, schedule, lambda s: None, None,
+        steps = wait_steps(job._store, job._state, schedule, lambda s: None, None,
                             clock=lambda: service.now)  # fmt: skip
         drive(steps, service, sleep=service.sleep)
     return {"http_calls": service.calls, "noticed_late_s": round(service.noticed_at - duration, 1)}

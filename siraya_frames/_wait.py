@@ -1,0 +1,158 @@
+"""Wait: poll every unfinished batch, save results as they come, cancel on request.
+
+A batch is finished when it has ended and its results are saved (or it ended without any).
+Results arrive in the GET body (JSONL or an inline document) or at a ``result_url``; a
+download with fewer lines than requests is fetched again. Between rounds the wait sleeps as
+``PollSchedule`` says, waking right after the predicted end when request counts move.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from siraya_frames._errors import APIStatusError, WaitTimeoutError
+from siraya_frames._polling import Call, PollSchedule, Sleep, Steps
+from siraya_frames._shapes import BatchState, BatchStatus
+from siraya_frames._store import BatchRecord, JobState, JobStore, atomic_write, utc_now
+from siraya_frames._submit import apply_state, submit_steps
+
+logger = logging.getLogger("siraya_frames")
+
+__all__ = ["FINISHED", "cancel_steps", "is_finished", "poll_steps", "wait_steps"]
+
+
+FINISHED = {s.value for s in BatchStatus if s.is_terminal} | {"not_submitted"}
+
+
+MAX_RESULT_FETCHES = 3
+
+
+def _result_lines(path: Path) -> int:
+    with path.open("rb") as fh:
+        head = fh.read(1)
+        if head in (b"{",) and b'"results"' in fh.read(4096):
+            return -1  # an inline JSON document: counted when parsed
+        fh.seek(0)
+        return sum(chunk.count(b"\n") for chunk in iter(lambda: fh.read(1 << 20), b""))
+
+
+def _take_results(store: JobStore, rec: BatchRecord, answer: BatchState) -> None:
+    """Accept saved results, or ask for them again when fewer lines came than requests."""
+    rec.result_fetches += 1
+    path = Path(answer.results_path or store.results_path(rec.key))
+    if answer.results is not None:
+        atomic_write(path, answer.results)
+    lines = _result_lines(path)
+    if 0 <= lines < rec.n_requests and rec.result_fetches < MAX_RESULT_FETCHES:
+        logger.warning(
+            "batch %s: %d result lines for %d requests; fetching again",
+            rec.batch_id,
+            lines,
+            rec.n_requests,
+        )
+        return
+    rec.results_file = str(path.relative_to(store.path))
+    rec.finished_at = rec.finished_at or utc_now()
+    if rec.status not in FINISHED:
+        rec.status = BatchStatus.COMPLETED.value
+
+
+def _poll_one(store: JobStore, rec: BatchRecord) -> Steps:
+    sink = store.results_path(rec.key)
+    answer = yield Call("get_batch", (rec.batch_id,), {"results_path": sink})
+    apply_state(rec, answer)
+    if answer.has_results:
+        _take_results(store, rec, answer)
+        return
+    if not answer.status.is_terminal:
+        return
+    if rec.result_url and rec.result_fetches < MAX_RESULT_FETCHES:
+        got = yield Call("fetch_results", (rec.result_url, sink), {"batch_id": rec.batch_id})
+        _take_results(store, rec, got)
+        return
+    rec.result_fetches += 1
+    if answer.status is not BatchStatus.COMPLETED or rec.result_fetches >= MAX_RESULT_FETCHES:
+        rec.finished_at = rec.finished_at or utc_now()
+        rec.result_fetches = MAX_RESULT_FETCHES
+
+
+def is_finished(rec: BatchRecord) -> bool:
+    if rec.status == "not_submitted":
+        return True
+    return rec.status in FINISHED and (
+        rec.results_file is not None or rec.result_fetches >= MAX_RESULT_FETCHES
+    )
+
+
+def poll_steps(store: JobStore, state: JobState) -> Steps:
+    """Poll every unfinished batch once, saving what comes back."""
+    for rec in state.batches:
+        if rec.batch_id and not is_finished(rec):
+            yield from _poll_one(store, rec)
+            store.save(state)
+
+
+def wait_steps(
+    store: JobStore,
+    state: JobState,
+    schedule: PollSchedule,
+    report: Callable[[JobState], None],
+    deadline: float | None,
+    clock: Callable[[], float] = time.time,
+) -> Steps:
+    yield from submit_steps(store, state, {})
+    n_polls, seen = 0, {}
+    while True:
+        yield from poll_steps(store, state)
+        report(state)
+        if all(is_finished(r) for r in state.batches):
+            return state
+        now = clock()
+        if deadline is not None and now >= deadline:
+            raise WaitTimeoutError(
+                f"the job in {str(store.path)!r} is not finished yet; its batches keep running. "
+                f"Wait again later with siraya_frames.Job.open({str(store.path)!r}).wait()"
+            )
+        expiries = [r.expires_at for r in state.batches if r.expires_at and not is_finished(r)]
+        yield Sleep(
+            schedule.delay(
+                n_polls,
+                now=now,
+                expires_at=min(expiries) + 1.0 if expiries else None,
+                deadline=deadline,
+                eta=_eta(seen, state, now),
+            )
+        )
+        n_polls += 1
+
+
+def _eta(seen: dict[str, tuple[float, int]], state: JobState, now: float) -> float | None:
+    """Seconds until the first unfinished batch should end, from its progress so far."""
+    etas = []
+    for rec in state.batches:
+        if not rec.batch_id or is_finished(rec):
+            continue
+        since, done_then = seen.setdefault(rec.key, (now, rec.done))
+        if rec.done > done_then and now > since:
+            rate = (rec.done - done_then) / (now - since)
+            etas.append(max(rec.n_requests - rec.done, 0) / rate)
+    return min(etas) if etas else None
+
+
+def cancel_steps(store: JobStore, state: JobState) -> Steps:
+    for rec in state.batches:
+        if rec.status == "planned":
+            rec.status = "not_submitted"
+            rec.finished_at = utc_now()
+        elif rec.batch_id and rec.status not in FINISHED:
+            try:
+                answer = yield Call("cancel_batch", (rec.batch_id,))
+            except APIStatusError as exc:
+                if exc.status_code != 409:
+                    raise
+                continue  # it ended meanwhile: the next poll collects its results
+            apply_state(rec, answer)
+        store.save(state)
