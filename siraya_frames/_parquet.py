@@ -26,7 +26,6 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 import pyarrow.parquet as pq
 
-from siraya_frames._errors import InputError
 from siraya_frames._store import utc_now
 
 if TYPE_CHECKING:
@@ -113,14 +112,11 @@ def write_parquet(
     prefix
         The ``prefix`` given to :func:`join_results`, to find the outcome columns.
     provenance
-        Extra JSON-serialisable facts to record.
+        Extra facts to record; values JSON cannot hold (dates, paths) are written as text.
     """
     frame = df.collect() if isinstance(df, pl.LazyFrame) else df
     record = build_provenance(frame, job=job, prefix=prefix, extra=provenance)
-    try:
-        encoded = json.dumps(record, default=str).encode()
-    except (TypeError, ValueError) as exc:
-        raise InputError(f"provenance must be JSON-serialisable: {exc}") from exc
+    encoded = json.dumps(record, default=str).encode()  # dates, paths...: written as text
     table = frame.to_arrow()
     table = table.replace_schema_metadata(
         {**(table.schema.metadata or {}), PROVENANCE_KEY: encoded}

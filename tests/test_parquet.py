@@ -1,0 +1,46 @@
+"""Parquet output: atomic, with provenance a user can read back."""
+
+from __future__ import annotations
+
+import polars as pl
+
+import siraya_frames as sf
+
+
+def test_provenance_round_trips_and_counts_shared_answers_once(tmp_path):
+    df = pl.DataFrame(
+        {
+            "custom_id": ["a", "a", "b", None],
+            "result_status": ["succeeded", "succeeded", "errored", None],
+            "input_tokens": [10, 10, 5, None],
+            "output_tokens": [2, 2, 0, None],
+        }
+    )
+    path = tmp_path / "out.parquet"
+    sf.write_parquet(df, path, provenance={"prompt_template": "{x}"})
+    prov = sf.read_provenance(path)
+    assert prov["rows"] == 4
+    assert prov["outcomes"] == {"succeeded": 2, "errored": 1, "skipped": 1}
+    assert (prov["input_tokens"], prov["output_tokens"]) == (15, 2)
+    assert prov["prompt_template"] == "{x}" and prov["library"] == "siraya-frames"
+    assert pl.read_parquet(path).equals(df)
+
+
+def test_overwrite_is_atomic_and_leaves_no_temporary_file(tmp_path):
+    path = tmp_path / "out.parquet"
+    sf.write_parquet(pl.DataFrame({"a": [1]}), path)
+    sf.write_parquet(pl.DataFrame({"a": [2]}), path)
+    assert [p.name for p in tmp_path.iterdir()] == ["out.parquet"]
+    assert pl.read_parquet(path)["a"].to_list() == [2]
+
+
+def test_a_file_without_provenance_reads_as_empty(tmp_path):
+    path = tmp_path / "plain.parquet"
+    pl.DataFrame({"a": [1]}).write_parquet(path)
+    assert sf.read_provenance(path) == {}
+
+
+def test_values_json_cannot_hold_are_written_as_text(tmp_path):
+    path = tmp_path / "x.parquet"
+    sf.write_parquet(pl.DataFrame({"a": [1]}), path, provenance={"input": tmp_path / "in.csv"})
+    assert sf.read_provenance(path)["input"] == str(tmp_path / "in.csv")
