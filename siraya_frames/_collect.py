@@ -2,7 +2,8 @@
 
 Each batch's saved results are parsed (``read_results``) and matched to the ids that batch
 was sent with; ids without a line get the outcome their batch implies (a failed batch:
-errored; expired: expired; cancelled or never sent: canceled; else missing). When an id was
+errored; expired: expired; cancelled or never sent: canceled; still running: pending; else
+missing). When an id was
 sent in several rounds, a success wins, else the latest round. Pure but for reading files.
 """
 
@@ -16,6 +17,7 @@ import polars as pl
 from siraya_frames._results import RESULT_SCHEMA, ResultsWarning, read_results
 from siraya_frames._shapes import BatchStatus
 from siraya_frames._store import JobState, JobStore
+from siraya_frames._wait import is_finished
 
 logger = logging.getLogger("siraya_frames")
 
@@ -56,6 +58,7 @@ def _submitted_frame(store: JobStore, state: JobState) -> pl.DataFrame:
             _round=pl.lit(r.round),
             _batch_status=pl.lit(r.status),
             _batch_error=pl.lit(r.error, pl.String),
+            _finished=pl.lit(is_finished(r)),
         )
         for r in state.batches
     ]
@@ -75,7 +78,8 @@ def _collected_frame(store: JobStore, state: JobState) -> pl.DataFrame:
 
 def _fill_unanswered(joined: pl.DataFrame) -> pl.DataFrame:
     status = pl.col("_batch_status")
-    fill_status = pl.lit("missing")
+    # A batch still running: its ids are pending, never "missing" (which retry_failed resends).
+    fill_status = pl.when(pl.col("_finished")).then(pl.lit("missing")).otherwise(pl.lit("pending"))
     fill_type = pl.lit(None, pl.String)
     for batch_status, (result, err_type) in _FILL_BY_BATCH.items():
         fill_status = pl.when(status == batch_status).then(pl.lit(result)).otherwise(fill_status)

@@ -286,9 +286,10 @@ class Job:
     def results(self) -> pl.DataFrame:
         """One row per submitted ``custom_id`` with its outcome.
 
-        Columns: ``custom_id``, ``result_status`` (succeeded, errored, canceled, expired or
-        missing), ``response_text``, ``stop_reason``, ``model``, ``input_tokens``,
-        ``output_tokens``, ``error_type``, ``error_message``, ``batch_id``.
+        Columns: ``custom_id``, ``result_status`` (succeeded, errored, canceled, expired,
+        missing, or pending while its batch runs), ``response_text``, ``stop_reason``,
+        ``model``, ``input_tokens``, ``output_tokens``, ``error_type``, ``error_message``,
+        ``batch_id``.
         """
         return collect_results(self._store, self._state)
 

@@ -332,3 +332,16 @@ def test_cancel_after_the_batch_ended_meanwhile_is_harmless(tmp_path):
         job.cancel()  # the service answers 409: it already ended
         out = sf.join_results(_requests(df), job.wait(progress=False, schedule=FAST).results())
     _assert_echo(out, df)
+
+
+def test_results_while_running_are_pending_and_never_resent(tmp_path):
+    df = _frame(30)
+    with Emulator(api_key=KEY, seconds_per_request=0.05) as emu, _client(emu) as client:
+        job = sf.submit(_requests(df), client=client, job_dir=tmp_path / "j")
+        early = job.results()
+        assert set(early["result_status"]) == {"pending"} and early.height == 30
+        job.retry_failed(wait=False)  # nothing to retry: the batch is still running
+        assert emu.stats()["batches"] == 1
+        emu.set_faults(seconds_per_request=0.0)
+        out = sf.join_results(_requests(df), job.wait(progress=False, schedule=FAST).results())
+    _assert_echo(out, df)
