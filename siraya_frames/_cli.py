@@ -110,10 +110,15 @@ def _client(args: argparse.Namespace) -> Any:
 def _cmd_run(args: argparse.Namespace) -> int:
     import siraya_frames as sf
 
-    df = _read_table(args.input)
-    kwargs = _task_kwargs(args)
     if args.dry_run:
         return _cmd_estimate(args)
+    if not args.output and not args.no_wait:
+        raise InputError(
+            "run needs --output OUT.parquet for the labelled rows (or --no-wait to submit "
+            "only, or --dry-run to estimate)"
+        )
+    df = _read_table(args.input)
+    kwargs = _task_kwargs(args)
     out = sf.run(
         df,
         **kwargs,
@@ -127,8 +132,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if isinstance(out, sf.Job):
         print(f"Submitted {len(out.batch_ids)} batch(es); job saved in {out.path}")
         print(
-            f"Collect later with: siraya-frames wait {out.path} && "
-            f"siraya-frames results {out.path} --output OUT.parquet"
+            f"Follow it with: siraya-frames status {out.path} (or siraya-frames wait {out.path})."
+        )
+        print(
+            "Then run this same command again with --output OUT.parquet instead of --no-wait: "
+            "it re-attaches, sends nothing, and writes your rows with their answers."
         )
         return 0
     print(f"Wrote {out.height} rows to {args.output}")

@@ -237,10 +237,17 @@ def test_retry_resends_only_the_errored(tmp_path: Path, flaky_server: Server) ->
     ("line", "message"),
     [
         (
-            "run rows.csv --prompt '{review}' --model m",
+            "run rows.csv --prompt '{review}' --model m --output o.parquet",
             "error: column 'review' not found (used in the prompt); columns are: id, text",
         ),
-        ("run missing.csv --prompt '{text}' --model m", "error: missing.csv: no such file"),
+        (
+            "run missing.csv --prompt '{text}' --model m --output o.parquet",
+            "error: missing.csv: no such file",
+        ),
+        (
+            "run rows.csv --prompt '{text}' --model m",
+            "error: run needs --output OUT.parquet for the labelled rows",
+        ),
         (
             "estimate rows.csv --model m",
             "error: give the prompt with --prompt TEXT or --prompt-file FILE",
@@ -261,7 +268,7 @@ def test_bad_input_gives_one_clear_line(work: Path, line: str, message: str) -> 
 
 
 def test_wrong_key_names_the_fix_without_traceback(work: Path, server: Server) -> None:
-    done = cli("run rows.csv {task}", cwd=work, server=server, key="wrong-key")
+    done = cli("run rows.csv {task} --output o.parquet", cwd=work, server=server, key="wrong-key")
     assert done.returncode == 1
     assert done.stderr.startswith("error: HTTP 401"), done.stderr
     assert "SIRAYA_API_KEY" in done.stderr
@@ -270,7 +277,7 @@ def test_wrong_key_names_the_fix_without_traceback(work: Path, server: Server) -
 
 
 def test_debug_shows_the_traceback(work: Path) -> None:
-    done = cli("--debug run missing.csv --prompt '{text}' --model m", cwd=work)
+    done = cli("--debug run missing.csv --prompt '{text}' --model m --output o.parquet", cwd=work)
     assert done.returncode != 0
     assert "Traceback (most recent call last)" in done.stderr
     assert "InputError: missing.csv: no such file" in done.stderr
