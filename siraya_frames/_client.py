@@ -164,7 +164,8 @@ class RetryPolicy:
 def _log_retry(state: tenacity.RetryCallState) -> None:
     exc = state.outcome.exception() if state.outcome else None
     wait = state.next_action.sleep if state.next_action else 0.0
-    logger.warning("attempt %d failed (%s); retrying in %.1fs", state.attempt_number, exc, wait)
+    # INFO: a retry that succeeds needs no attention; one that does not raises a typed error.
+    logger.info("attempt %d failed (%s); retrying in %.1fs", state.attempt_number, exc, wait)
 
 
 # --------------------------------------------------------------------------- calls, pure

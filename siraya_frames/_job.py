@@ -125,15 +125,25 @@ def _status_of(store: JobStore, state: JobState) -> JobStatus:
     )
 
 
+def _tqdm() -> Any:
+    """tqdm.auto (a widget in Jupyter) when ipywidgets is there; else the text bar, which
+    works in notebooks too, instead of tqdm.auto's "IProgress not found" warning."""
+    try:
+        import ipywidgets  # noqa: F401
+    except ImportError:
+        from tqdm import tqdm
+    else:
+        from tqdm.auto import tqdm
+    return tqdm
+
+
 class _Progress:
-    """A tqdm.auto bar of requests done out of total (Jupyter and terminals)."""
+    """A progress bar of requests done out of total (Jupyter and terminals)."""
 
     def __init__(self, enabled: bool, total: int, desc: str) -> None:
         self.bar = None
         if enabled:
-            from tqdm.auto import tqdm
-
-            self.bar = tqdm(total=total, desc=desc, unit="req", dynamic_ncols=True)
+            self.bar = _tqdm()(total=total, desc=desc, unit="req", dynamic_ncols=True)
 
     def __call__(self, state: JobState) -> None:
         if self.bar is None:
@@ -249,7 +259,7 @@ class Job:
         try:
             self._run(steps)
         except KeyboardInterrupt:
-            logger.warning("stopped waiting. %s", _resume_hint(self.path))
+            logger.info("stopped waiting. %s", _resume_hint(self.path))
             print(f"\nStopped waiting; the batches keep running. {_resume_hint(self.path)}")
             raise
         finally:
