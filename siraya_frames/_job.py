@@ -66,10 +66,11 @@ class JobStatus:
     Attributes
     ----------
     batches : pl.DataFrame
-        One row per batch: key, batch_id, status, requests, done, failed, submitted_at,
-        finished_at.
+        One row per batch: key, batch_id, status, requests, done and failed (as the service
+        last counted them), submitted_at, finished_at.
     total, done, failed : int
-        Requests in the job, finished (succeeded or not), and not succeeded.
+        Unique requests in the job; those with an outcome (not pending); and those whose
+        outcome, after every retry round, is not a success.
     finished : bool
         True when every batch has ended and its results are saved.
     """
@@ -113,15 +114,15 @@ def _status_of(store: JobStore, state: JobState) -> JobStatus:
         "submitted_at": pl.String,
         "finished_at": pl.String,
     }
-    frame = pl.DataFrame(rows, schema=schema)
-    latest = {r.key: r for r in state.batches}
+    outcomes = collect_results(store, state)["result_status"]  # one per id, best round
+    pending = int((outcomes == "pending").sum())
     return JobStatus(
         path=str(store.path),
-        batches=frame,
-        total=state.n_requests,
-        done=min(int(frame["done"].sum()), state.n_requests) if rows else 0,
-        failed=int(frame["failed"].sum()) if rows else 0,
-        finished=all(is_finished(r) for r in latest.values()),
+        batches=pl.DataFrame(rows, schema=schema),
+        total=outcomes.len(),
+        done=outcomes.len() - pending,
+        failed=int((~outcomes.is_in(["succeeded", "pending"])).sum()),
+        finished=all(is_finished(r) for r in state.batches),
     )
 
 

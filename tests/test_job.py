@@ -127,8 +127,12 @@ def test_errored_requests_are_reported_then_retried_once(tmp_path):
             assert 0 < errored.height < 40
             assert set(errored["error_type"]) == {"overloaded_error"}
             assert errored["response_text"].null_count() == errored.height
+            before = job.status(refresh=False)
+            assert (before.done, before.failed) == (40, errored.height)
             emu.set_faults(error_rate=0.0)
             job.retry_failed(progress=False)
+            after = job.status(refresh=False)
+            assert (after.finished, after.done, after.failed) == (True, 40, 0)
             final = sf.join_results(requests, job.results())
         stats = emu.stats()
     _assert_echo(final, df)
