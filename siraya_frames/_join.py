@@ -31,20 +31,16 @@ import warnings
 import polars as pl
 
 from siraya_frames._errors import ColumnNotFoundError, InputError
-from siraya_frames._results import ResultsWarning, keep_best
+from siraya_frames._results import RESULT_SCHEMA, ResultsWarning, keep_best
 
 __all__ = ["ANSWER_COLUMNS", "join_results"]
 
 logger = logging.getLogger("siraya_frames")
 
+_ANSWER_ORDER = ("response_text", "result_status", "stop_reason", "input_tokens",
+                 "output_tokens", "error_type", "error_message")  # fmt: skip
 ANSWER_COLUMNS: dict[str, pl.DataType] = {
-    "response_text": pl.String(),
-    "result_status": pl.String(),
-    "stop_reason": pl.String(),
-    "input_tokens": pl.Int64(),
-    "output_tokens": pl.Int64(),
-    "error_type": pl.String(),
-    "error_message": pl.String(),
+    **{name: RESULT_SCHEMA[name] for name in _ANSWER_ORDER},
     "batch_id": pl.String(),
 }
 """The columns :func:`join_results` adds (before ``prefix``), in order."""

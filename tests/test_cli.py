@@ -6,11 +6,9 @@ so ``--prompt '{text}' --max-tokens 1`` on a column of labels gets those labels 
 
 from __future__ import annotations
 
-import os
 import re
 import select
 import shlex
-import shutil
 import subprocess
 import sys
 import time
@@ -20,6 +18,7 @@ from pathlib import Path
 import httpx
 import polars as pl
 import pytest
+from helpers import clean_env, siraya_frames_command
 
 KEY = "cli-test-key"
 TEXTS = ["positive", "negative", "neutral", "positive", "negative", "maybe"]
@@ -33,16 +32,7 @@ def launcher(kind: str) -> list[str]:
     """``script``: the installed ``siraya-frames``; ``module``: ``python -m siraya_frames._cli``."""
     if kind == "module":
         return [sys.executable, "-m", "siraya_frames._cli"]
-    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
-    script = shutil.which("siraya-frames", path=path)
-    assert script, "the siraya-frames script is not installed: pip install -e '.[dev]'"
-    return [script]
-
-
-def clean_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SIRAYA_")}
-    env.update(extra)
-    return env
+    return siraya_frames_command()
 
 
 class Server:

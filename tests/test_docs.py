@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 
 import polars as pl
 import pytest
+from helpers import clean_env, siraya_frames_command
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
@@ -147,20 +148,6 @@ def skip_rule(line: str) -> tuple[str, str, Callable[[str, dict], None]] | None:
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def siraya_frames_command() -> list[str]:
-    """The installed ``siraya-frames`` script (next to this Python first)."""
-    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
-    script = shutil.which("siraya-frames", path=path)
-    assert script, "the siraya-frames script is not installed: pip install -e '.[dev]'"
-    return [script]
-
-
-def clean_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SIRAYA_")}
-    env.update(extra)
-    return env
 
 
 def start_serve(args: list[str], cwd: Path) -> tuple[subprocess.Popen, str]:
