@@ -1,9 +1,10 @@
 """Parquet output with provenance: how every answer in the file was obtained.
 
 The provenance is JSON under the key ``siraya_frames`` of the Parquet key-value metadata:
-library version, models, prompt template, a hash of the request parameters, batch ids,
-submitted and finished times, outcome counts, token totals and the cost at the batch price.
-It never holds the API key (the job never knows it).
+library version, models, prompt template, ``params_hash`` (one hash of every request's
+parameters: the same requests give the same hash), batch ids, submitted and finished times,
+outcome counts, token totals and the cost at the batch price. It never holds the API key
+(the job never knows it).
 
 Examples
 --------
@@ -25,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 import pyarrow.parquet as pq
+import xxhash
 
 from siraya_frames._store import utc_now
 
@@ -50,6 +52,14 @@ def _token_total(df: pl.DataFrame, column: str) -> int | None:
     if "custom_id" in df.columns:
         df = df.drop_nulls("custom_id").unique("custom_id", keep="first")
     return int(df.get_column(column).sum())
+
+
+def _params_hash(df: pl.DataFrame) -> str | None:
+    """One hash of every request's parameters: the sorted unique ids are hashes of them."""
+    if "custom_id" not in df.columns:
+        return None
+    ids = df.get_column("custom_id").drop_nulls().unique().sort()
+    return xxhash.xxh3_128_hexdigest("\n".join(ids.to_list()).encode())
 
 
 def _job_facts(job: Job) -> dict[str, Any]:
@@ -83,6 +93,7 @@ def build_provenance(
         "outcomes": _outcomes(df, f"{prefix}result_status"),
         "input_tokens": _token_total(df, f"{prefix}input_tokens"),
         "output_tokens": _token_total(df, f"{prefix}output_tokens"),
+        "params_hash": _params_hash(df),
     }
     if job is not None:
         record.update(_job_facts(job))

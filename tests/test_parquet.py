@@ -23,6 +23,9 @@ def test_provenance_round_trips_and_counts_shared_answers_once(tmp_path):
     assert prov["outcomes"] == {"succeeded": 2, "errored": 1, "skipped": 1}
     assert (prov["input_tokens"], prov["output_tokens"]) == (15, 2)
     assert prov["prompt_template"] == "{x}" and prov["library"] == "siraya-frames"
+    assert len(prov["params_hash"]) == 32  # the same ids in another order: the same hash
+    sf.write_parquet(df.reverse(), tmp_path / "again.parquet")
+    assert sf.read_provenance(tmp_path / "again.parquet")["params_hash"] == prov["params_hash"]
     assert pl.read_parquet(path).equals(df)
 
 
