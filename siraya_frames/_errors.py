@@ -25,6 +25,7 @@ Every error this library raises on purpose is a :class:`SirayaError`::
     │   └── UnexpectedResponseError   an answer of a shape no documented dialect has
     └── JobError                      a job directory that cannot be used as asked
         ├── JobNotFoundError          no job at that path
+        ├── JobBusyError              another process is changing the job right now
         └── WaitTimeoutError (TimeoutError)  ``wait(timeout=...)`` ran out; batches go on
 
 Errors carry what a user needs to act on: the batch id, the HTTP status, the server's
@@ -52,6 +53,7 @@ __all__ = [
     "ConfigurationError",
     "InputError",
     "InsufficientBalanceError",
+    "JobBusyError",
     "JobError",
     "JobNotFoundError",
     "NotFoundError",
@@ -202,6 +204,10 @@ class JobError(SirayaError):
 
 class JobNotFoundError(JobError):
     """There is no job at the given path."""
+
+
+class JobBusyError(JobError):
+    """Another process holds the job's lock (it is submitting or waiting on the job)."""
 
 
 class WaitTimeoutError(JobError, TimeoutError):

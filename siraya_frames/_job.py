@@ -26,7 +26,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,7 +37,7 @@ import xxhash
 from siraya_frames import _config
 from siraya_frames._client import AsyncSirayaClient, SirayaClient
 from siraya_frames._collect import collect_results, retryable
-from siraya_frames._errors import JobError, SirayaError
+from siraya_frames._errors import JobBusyError, JobError, SirayaError
 from siraya_frames._plan import BatchPayload, unique_requests
 from siraya_frames._polling import PollSchedule, Steps, adrive, drive
 from siraya_frames._store import JobState, JobStore
@@ -219,23 +219,38 @@ class Job:
             self._client = SirayaClient(base_url=self._state.base_url)
         return self._client
 
-    def _run(self, steps: Steps, client: Any = None) -> Any:
-        try:
-            return drive(steps, client or self._sync_client())
-        except SirayaError as exc:
-            exc.add_note(_resume_hint(self.path))
-            raise
+    def _run(self, make_steps: Callable[[JobState], Steps]) -> Any:
+        """Run steps under the job's lock, on the state as saved (another process may have
+        moved the job on since this object read it)."""
+        with self._store.lock():
+            self._state = self._store.load()
+            try:
+                return drive(make_steps(self._state), self._sync_client())
+            except SirayaError as exc:
+                exc.add_note(_resume_hint(self.path))
+                raise
+
+    def _reload(self) -> JobState:
+        self._state = self._store.load()
+        return self._state
 
     def submit_pending(self) -> Job:
         """Create the batches whose intent is recorded but whose id is not (after a crash)."""
-        self._run(submit_steps(self._store, self._state, {}))
+        self._run(lambda state: submit_steps(self._store, state, {}))
         return self
 
     def status(self, *, refresh: bool = True) -> JobStatus:
-        """Poll each unfinished batch once (unless ``refresh=False``) and report progress."""
+        """Poll each unfinished batch once (unless ``refresh=False``) and report progress.
+
+        While another process waits on the job, this reports the state that process last
+        saved instead of polling.
+        """
         if refresh:
-            self._run(poll_steps(self._store, self._state))
-        return _status_of(self._store, self._state)
+            try:
+                self._run(lambda state: poll_steps(self._store, state))
+            except JobBusyError:
+                logger.info("another process is waiting on %s: showing its saved state", self.path)
+        return _status_of(self._store, self._reload())
 
     def wait(
         self,
@@ -256,9 +271,9 @@ class Job:
         """
         bar = _Progress(progress, self._state.n_requests, "siraya batch")
         deadline = time.time() + timeout if timeout is not None else None
-        steps = wait_steps(self._store, self._state, schedule or PollSchedule(), bar, deadline)
+        schedule = schedule or PollSchedule()
         try:
-            self._run(steps)
+            self._run(lambda state: wait_steps(self._store, state, schedule, bar, deadline))
         except KeyboardInterrupt:
             logger.info("stopped waiting. %s", _resume_hint(self.path))
             print(f"\nStopped waiting; the batches keep running. {_resume_hint(self.path)}")
@@ -279,9 +294,11 @@ class Job:
         client = client or AsyncSirayaClient(base_url=self._state.base_url)
         bar = _Progress(progress, self._state.n_requests, "siraya batch")
         deadline = time.time() + timeout if timeout is not None else None
-        steps = wait_steps(self._store, self._state, schedule or PollSchedule(), bar, deadline)
         try:
-            await adrive(steps, client)
+            with self._store.lock():
+                state = self._reload()
+                steps = wait_steps(self._store, state, schedule or PollSchedule(), bar, deadline)
+                await adrive(steps, client)
         except SirayaError as exc:
             exc.add_note(_resume_hint(self.path))
             raise
@@ -291,7 +308,7 @@ class Job:
 
     def cancel(self) -> JobStatus:
         """Cancel every unfinished batch; finished results stay collectable with :meth:`wait`."""
-        self._run(cancel_steps(self._store, self._state))
+        self._run(lambda state: cancel_steps(self._store, state))
         return _status_of(self._store, self._state)
 
     def results(self) -> pl.DataFrame:
@@ -302,7 +319,7 @@ class Job:
         ``model``, ``input_tokens``, ``output_tokens``, ``error_type``, ``error_message``,
         ``batch_id``.
         """
-        return collect_results(self._store, self._state)
+        return collect_results(self._store, self._reload())
 
     def retry_failed(
         self,
@@ -326,8 +343,7 @@ class Job:
             requests = ids.select("custom_id").join(
                 self._store.read_requests(), on="custom_id", how="left", maintain_order="left"
             )
-            bodies = plan_round(self._store, self._state, requests, next_round(self._state))
-            self._run(submit_steps(self._store, self._state, bodies))
+            self._run(lambda state, requests=requests: self._round_steps(state, requests))
             if not wait:
                 break
             self.wait(progress=progress)
@@ -335,15 +351,27 @@ class Job:
 
     def add_requests(self, requests: pl.DataFrame) -> int:
         """Plan and submit the requests this job does not hold yet; return how many."""
-        held = self._store.read_requests()
-        new = requests.join(held.select("custom_id"), on="custom_id", how="anti")
-        if new.is_empty():
-            return 0
-        self._store.write_requests(pl.concat([held, new]))
-        self._state.n_requests += new.height
-        bodies = plan_round(self._store, self._state, new, next_round(self._state))
-        self._run(submit_steps(self._store, self._state, bodies))
-        return new.height
+        added = 0
+
+        def make_steps(state: JobState) -> Steps:
+            nonlocal added
+            held = self._store.read_requests()
+            new = requests.join(held.select("custom_id"), on="custom_id", how="anti")
+            added = new.height
+            if added:
+                self._store.write_requests(pl.concat([held, new]))
+                state.n_requests += added
+            return self._round_steps(state, new)
+
+        self._run(make_steps)
+        return added
+
+    def _round_steps(self, state: JobState, requests: pl.DataFrame) -> Steps:
+        """Plan ``requests`` as a new round (intents saved now), then create its batches."""
+        bodies = (
+            plan_round(self._store, state, requests, next_round(state)) if requests.height else {}
+        )
+        return submit_steps(self._store, state, bodies)
 
 
 def _new_job(
@@ -353,7 +381,8 @@ def _new_job(
     base_url: str,
     limits: tuple[int, int],
     provenance: dict[str, Any],
-) -> tuple[JobState, dict[str, BatchPayload]]:
+) -> dict[str, BatchPayload]:
+    """Save a new job's requests and first round of intents; return the bodies by key."""
     state = JobState(
         job_id=job_id,
         base_url=base_url,
@@ -363,7 +392,7 @@ def _new_job(
         provenance=provenance,
     )
     store.write_requests(unique)
-    return state, plan_round(store, state, unique, 0)
+    return plan_round(store, state, unique, 0)
 
 
 def submit(
@@ -399,14 +428,15 @@ def submit(
         raise JobError("there are no requests to submit (every row was skipped or empty)")
     job_id = _job_id(unique["custom_id"], client.base_url)
     store = JobStore(job_dir if job_dir is not None else _default_job_dir(job_id))
-    if store.exists():
+    with store.lock():  # two processes starting the same job: one plans it, one is told
+        existed = store.exists()
+        if not existed:
+            limits = (max_requests, max_bytes)
+            bodies = _new_job(store, unique, job_id, client.base_url, limits, provenance or {})
+    if existed:
         return _reattach(store, unique, client)
-    state, bodies = _new_job(
-        store, unique, job_id, client.base_url, (max_requests, max_bytes), provenance or {}
-    )
     job = Job(store.path, client=client)
-    job._state = state
-    job._run(submit_steps(store, state, bodies))
+    job._run(lambda state: submit_steps(store, state, bodies))
     return job
 
 

@@ -22,10 +22,12 @@ Examples
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,7 +35,12 @@ from typing import Any
 
 import polars as pl
 
-from siraya_frames._errors import JobError, JobNotFoundError
+from siraya_frames._errors import JobBusyError, JobError, JobNotFoundError
+
+try:  # POSIX; elsewhere jobs are not locked (see JobStore.lock)
+    import fcntl
+except ImportError:  # pragma: no cover
+    fcntl = None  # type: ignore[assignment]
 
 __all__ = ["BatchRecord", "JobState", "JobStore", "atomic_write", "utc_now"]
 
@@ -178,6 +185,37 @@ class JobStore:
         """Where the raw results of batch ``key`` are saved."""
         (self.path / "results").mkdir(parents=True, exist_ok=True)
         return self.path / "results" / f"{key}.jsonl"
+
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
+        """Hold the job's lock while changing it: one process at a time submits or waits.
+
+        Raises
+        ------
+        JobBusyError
+            At once (no waiting) when another process holds it. On systems without
+            ``fcntl`` (Windows) jobs are not locked.
+        """
+        with (self._ensure() / ".lock").open("a+") as fh:
+            if fcntl is not None:
+                try:
+                    fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    fh.seek(0)
+                    raise JobBusyError(
+                        f"the job in {str(self.path)!r} is in use by another process "
+                        f"({fh.read().strip() or 'pid unknown'}), which is submitting or "
+                        "waiting on it; let it finish, or stop it (its batches keep running) "
+                        "and try again"
+                    ) from None
+            fh.seek(0)
+            fh.truncate()
+            fh.write(f"pid {os.getpid()}")
+            fh.flush()
+            try:
+                yield
+            finally:
+                fh.truncate(0)  # closing the file releases the lock
 
     def _ensure(self) -> Path:
         self.path.mkdir(parents=True, exist_ok=True)

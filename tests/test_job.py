@@ -349,3 +349,36 @@ def test_results_while_running_are_pending_and_never_resent(tmp_path):
         emu.set_faults(seconds_per_request=0.0)
         out = sf.join_results(_requests(df), job.wait(progress=False, schedule=FAST).results())
     _assert_echo(out, df)
+
+
+def test_a_job_another_process_is_waiting_on_is_not_touched(tmp_path):
+    job_dir = tmp_path / "j"
+    _requests(_frame(40)).write_parquet(tmp_path / "requests.parquet")
+    with Emulator(api_key=KEY, seconds_per_request=0.05) as emu:
+        script = textwrap.dedent(f"""
+            import polars as pl, siraya_frames as sf
+            client = sf.SirayaClient({KEY!r}, {emu.base_url!r})
+            job = sf.submit(pl.read_parquet({str(tmp_path / "requests.parquet")!r}),
+                            client=client, job_dir={str(job_dir)!r})
+            print("waiting", flush=True)
+            job.wait(progress=False)
+        """)
+        proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+        try:
+            assert proc.stdout.readline().strip() == "waiting"
+            with _client(emu) as client:
+                job = sf.Job.open(job_dir, client=client)
+                with pytest.raises(
+                    errors.JobBusyError, match=rf"in use by another process \(pid {proc.pid}\)"
+                ):
+                    job.wait(progress=False)
+                assert job.status().total == 40  # reads what the waiting process saved
+                with pytest.raises(errors.JobBusyError):
+                    job.cancel()
+        finally:
+            proc.kill()
+            proc.wait()
+        with _client(emu) as client:  # its lock died with it
+            job = sf.Job.open(job_dir, client=client).wait(progress=False, schedule=FAST)
+        assert emu.stats()["batches"] == 1
+    assert set(job.results()["result_status"]) == {"succeeded"}
