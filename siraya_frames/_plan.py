@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from siraya_frames._build import ID_PATTERN, encode_params, is_plain
+from siraya_frames._build import ID_PATTERN, encode_params, is_plain, select_in_parallel
 from siraya_frames._config import DEFAULT_MAX_BYTES, DEFAULT_MAX_REQUESTS
 from siraya_frames._errors import BatchLimitError, InputError, ParameterError
 from siraya_frames._validate import is_int
@@ -119,7 +119,7 @@ def request_lines(unique: pl.DataFrame) -> pl.Series:
     """
     if "params_json" not in unique.columns and is_plain(unique["params"]):
         line = pl.struct("custom_id", "params").struct.json_encode()  # one pass, same bytes
-        return unique.select(line.alias("line")).to_series()
+        return select_in_parallel(unique, line.alias("line"))
     if "params_json" not in unique.columns:
         unique = unique.with_columns(encode_params(unique["params"]).alias("params_json"))
     head, middle = pl.lit('{"custom_id":"'), pl.lit('","params":')
@@ -163,8 +163,9 @@ def plan_batches(
     _check_limits(max_requests, max_bytes)
     unique = _unique_rows(requests)
     packer = _Packer(max_requests, max_bytes)
-    for start in range(0, unique.height, _CHUNK):  # small chunks: hot caches, reused memory
-        part = unique.slice(start, _CHUNK)
+    chunk = _CHUNK * max(1, pl.thread_pool_size())  # a small chunk per thread: hot caches
+    for start in range(0, unique.height, chunk):
+        part = unique.slice(start, chunk)
         lines = request_lines(part)
         sizes = lines.str.len_bytes().cast(pl.Int64) + 1
         _check_single_size(part, sizes, max_bytes)
