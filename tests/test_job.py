@@ -382,3 +382,30 @@ def test_a_job_another_process_is_waiting_on_is_not_touched(tmp_path):
             job = sf.Job.open(job_dir, client=client).wait(progress=False, schedule=FAST)
         assert emu.stats()["batches"] == 1
     assert set(job.results()["result_status"]) == {"succeeded"}
+
+
+def test_insufficient_balance_mid_submit_resumes_without_resending(tmp_path):
+    df = _frame(12)
+    with Emulator(api_key=KEY) as emu, _client(emu) as client:
+        job_dir = tmp_path / "j"
+        # the first create is accepted, the next ones are refused: the balance ran out
+        emu.set_faults(http_error_endpoints=("create",))
+        original = client.create_batch
+        calls = []
+
+        def create_then_broke(*a, **kw):
+            calls.append(1)
+            if len(calls) == 2:
+                emu.set_faults(fail_next_calls=1, http_error_status=402)
+            return original(*a, **kw)
+
+        client.create_batch = create_then_broke
+        with pytest.raises(sf.InsufficientBalanceError, match="top up") as info:
+            sf.submit(_requests(df), client=client, job_dir=job_dir, max_requests=4)
+        assert info.value.status_code == 402 and "Job.open" in "".join(info.value.__notes__)
+        assert emu.stats()["batches"] == 1
+        client.create_batch = original  # topped up: run the same call again
+        job = sf.submit(_requests(df), client=client, job_dir=job_dir, max_requests=4)
+        out = sf.join_results(_requests(df), job.wait(progress=False, schedule=FAST).results())
+        assert emu.stats()["batches"] == 3
+    _assert_echo(out, df)
