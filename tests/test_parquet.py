@@ -47,3 +47,13 @@ def test_values_json_cannot_hold_are_written_as_text(tmp_path):
     path = tmp_path / "x.parquet"
     sf.write_parquet(pl.DataFrame({"a": [1]}), path, provenance={"input": tmp_path / "in.csv"})
     assert sf.read_provenance(path)["input"] == str(tmp_path / "in.csv")
+
+
+def test_the_file_gets_the_usual_permissions(tmp_path):
+    import os
+
+    path = tmp_path / "out.parquet"
+    sf.write_parquet(pl.DataFrame({"a": [1]}), path)
+    umask = os.umask(0)
+    os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask
