@@ -90,7 +90,20 @@ class JobStatus:
         )
 
 
-def _status_of(store: JobStore, state: JobState) -> JobStatus:
+_BATCH_SCHEMA = {
+    "key": pl.String,
+    "batch_id": pl.String,
+    "status": pl.String,
+    "requests": pl.Int64,
+    "done": pl.Int64,
+    "failed": pl.Int64,
+    "submitted_at": pl.String,
+    "finished_at": pl.String,
+}
+
+
+def _batches_frame(state: JobState) -> pl.DataFrame:
+    """One row per batch, from the saved state alone (no results are read)."""
     rows = [
         {
             "key": r.key,
@@ -104,21 +117,15 @@ def _status_of(store: JobStore, state: JobState) -> JobStatus:
         }
         for r in state.batches
     ]
-    schema = {
-        "key": pl.String,
-        "batch_id": pl.String,
-        "status": pl.String,
-        "requests": pl.Int64,
-        "done": pl.Int64,
-        "failed": pl.Int64,
-        "submitted_at": pl.String,
-        "finished_at": pl.String,
-    }
+    return pl.DataFrame(rows, schema=_BATCH_SCHEMA)
+
+
+def _status_of(store: JobStore, state: JobState) -> JobStatus:
     outcomes = collect_results(store, state)["result_status"]  # one per id, best round
     pending = int((outcomes == "pending").sum())
     return JobStatus(
         path=str(store.path),
-        batches=pl.DataFrame(rows, schema=schema),
+        batches=_batches_frame(state),
         total=outcomes.len(),
         done=outcomes.len() - pending,
         failed=int((~outcomes.is_in(["succeeded", "pending"])).sum()),
@@ -205,6 +212,16 @@ class Job:
     def batch_ids(self) -> list[str]:
         """The ids of the batches created so far."""
         return [r.batch_id for r in self._state.batches if r.batch_id]
+
+    @property
+    def n_requests(self) -> int:
+        """How many unique requests the job holds."""
+        return self._state.n_requests
+
+    @property
+    def batches(self) -> pl.DataFrame:
+        """One row per batch as last saved (``status()`` polls first and adds totals)."""
+        return _batches_frame(self._state)
 
     @property
     def provenance(self) -> dict[str, Any]:

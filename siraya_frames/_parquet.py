@@ -63,15 +63,14 @@ def _params_hash(df: pl.DataFrame) -> str | None:
 
 
 def _job_facts(job: Job) -> dict[str, Any]:
-    status = job.status(refresh=False)
-    batches = status.batches
+    batches = job.batches  # from the saved state: no results are read again
     return {
         **job.provenance,
         "job_id": job.job_id,
         "batch_ids": job.batch_ids,
         "submitted_at": batches["submitted_at"].drop_nulls().min(),
         "finished_at": batches["finished_at"].drop_nulls().max(),
-        "unique_requests": status.total,
+        "unique_requests": job.n_requests,
     }
 
 

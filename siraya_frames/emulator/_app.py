@@ -170,6 +170,12 @@ class _Handlers:
         request.scope["siraya_emulator.endpoint"] = "admin"
         return self._auth(request)
 
+    def _gated_batch(self, request: Request, endpoint: str) -> Batch | Response:
+        """The batch of ``/v1/batches/{batch_id}...``, or the answer that stops the call
+        (auth failure, injected fault, unknown batch)."""
+        early = self._gate(request, endpoint)
+        return early if early is not None else self._batch_or_404(request.path_params["batch_id"])
+
     def _batch_or_404(self, batch_id: str) -> Batch | Response:
         batch = self.store.get(batch_id)
         if batch is None:
@@ -276,10 +282,7 @@ class _Handlers:
 
     async def get_batch(self, request: Request) -> Response:
         """``GET /v1/batches/{batch_id}``."""
-        early = self._gate(request, "get")
-        if early is not None:
-            return early
-        batch = self._batch_or_404(request.path_params["batch_id"])
+        batch = self._gated_batch(request, "get")
         if isinstance(batch, Response):
             return batch
         dialect = self.config.dialect
@@ -292,10 +295,7 @@ class _Handlers:
 
     async def cancel(self, request: Request) -> Response:
         """``POST /v1/batches/{batch_id}/cancel``."""
-        early = self._gate(request, "cancel")
-        if early is not None:
-            return early
-        batch = self._batch_or_404(request.path_params["batch_id"])
+        batch = self._gated_batch(request, "cancel")
         if isinstance(batch, Response):
             return batch
         now = time.time()
