@@ -42,9 +42,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import polars as pl
-import xxhash
 
-from siraya_frames import _template, _validate
+from siraya_frames import _ids, _template, _validate
 from siraya_frames._errors import ColumnNotFoundError, InputError, ParameterError
 from siraya_frames._template import OnNull
 
@@ -199,7 +198,9 @@ def _build_eager(df: pl.DataFrame, spec: dict[str, Any]) -> pl.DataFrame:
     keep = pl.all_horizontal([pl.col(c).is_not_null() for c in used]) if skip else pl.lit(True)
     if on_null == "error":
         _validate.check_nulls(df, used, what="prompt, system or messages")
-    work = df.select(**exprs, **{f"{_TMP}keep": keep})
+    work = select_in_parallel(
+        df, *(e.alias(k) for k, e in exprs.items()), keep.alias(f"{_TMP}keep")
+    )
     keep_col = pl.col(f"{_TMP}keep")
     _validate.check_column_values(work, columns, keep_col)
     if spec["messages"] is not None:
@@ -361,30 +362,39 @@ def encode_params(params: pl.Series) -> pl.Series:
         raise InputError(f"params must be a Struct column; got {params.dtype}")
     names, nullable = _layout(params)
     json = select_in_parallel(params.to_frame("p"), _json_expr(pl.col("p"), names, nullable))
-    return json.rename(params.name)
+    return json.to_series().rename(params.name)
 
 
 def _threads() -> int:
     return max(1, pl.thread_pool_size())
 
 
-def select_in_parallel(frame: pl.DataFrame, expr: pl.Expr) -> pl.Series:
-    """``frame.select(expr).to_series()`` for a row-wise ``expr``, its rows split across
-    Polars' threads (one ``select`` runs a JSON encode on one core).
+def select_in_parallel(
+    frame: pl.DataFrame, *exprs: pl.Expr, chunk: int | None = None
+) -> pl.DataFrame:
+    """``frame.select(*exprs)`` for row-wise ``exprs``, the rows split across Polars' threads
+    (one ``select`` runs a JSON encode or a template on one core).
+
+    ``chunk``: at most this many rows per piece (more pieces than threads; for ``exprs``
+    with large intermediate values, small pieces keep them in cache and reuse memory).
 
     Examples
     --------
     >>> frame = pl.DataFrame({"x": list(range(50_000))})
-    >>> select_in_parallel(frame, pl.col("x") * 2).equals(frame.select(pl.col("x") * 2)["x"])
+    >>> select_in_parallel(frame, pl.col("x") * 2).equals(frame.select(pl.col("x") * 2))
     True
     """
     parts = min(_threads(), max(1, frame.height // (_HASH_CHUNK // 2)))
+    if chunk:
+        parts = max(parts, -(-frame.height // chunk))
     if parts == 1:
-        return frame.select(expr).to_series()
+        return frame.select(*exprs)
     step = -(-frame.height // parts)
     lazy = frame.lazy()
-    done = pl.collect_all([lazy.slice(i, step).select(expr) for i in range(0, frame.height, step)])
-    return pl.concat([part.to_series() for part in done], rechunk=False)
+    done = pl.collect_all(
+        [lazy.slice(i, step).select(*exprs) for i in range(0, frame.height, step)]
+    )
+    return pl.concat(done, rechunk=False)
 
 
 def _layout(params: pl.Series) -> tuple[list[str], list[str]]:
@@ -433,44 +443,25 @@ def _json_expr(expr: pl.Expr, names: list[str], nullable: list[str]) -> pl.Expr:
 def custom_ids(params: pl.Series, *, dedupe: bool = True, prefix: str = "sf") -> pl.Series:
     """Return the content-addressed ``custom_id`` of every params struct (null stays null).
 
+    The JSON is encoded and hashed in one expression, in parallel (see :mod:`._ids`).
+
     Examples
     --------
     >>> s = pl.Series("params", [{"model": "m", "max_tokens": 1}] * 2)
     >>> custom_ids(s, dedupe=False).to_list()
     ['sf690fc135049a5fcc071c374a3787fd8e', 'sf690fc135049a5fcc071c374a3787fd8e-1']
     """
-    hexes: list[str | None] = []
-    block = _HASH_CHUNK * _threads()  # small blocks: hot caches, reused memory
-    for start in range(0, len(params), block):
-        hexes += _hex_digests(encode_params(params.slice(start, block)))
-    digests = pl.Series("digest", hexes, dtype=pl.String)
-    return _ids_from_digests(digests, dedupe, prefix)
-
-
-def ids_from_json(json: pl.Series, *, dedupe: bool = True, prefix: str = "sf") -> pl.Series:
-    """Return ``prefix + xxh3_128(json)`` per row, with ``-<k>`` repeats when not deduped.
-
-    Examples
-    --------
-    >>> ids_from_json(pl.Series(['{"model":"m","max_tokens":1}', None])).to_list()
-    ['sf690fc135049a5fcc071c374a3787fd8e', None]
-    """
-    digests = pl.Series("digest", _hex_digests(json), dtype=pl.String)
-    return _ids_from_digests(digests, dedupe, prefix)
-
-
-def _ids_from_digests(digests: pl.Series, dedupe: bool, prefix: str) -> pl.Series:
-    ids = pl.lit(prefix) + pl.col("digest")
-    if not dedupe:  # equal digests <=> equal JSON (a 128-bit collision is not a concern)
-        repeat = pl.int_range(pl.len()).over("digest")
-        ids = pl.when(repeat > 0).then(ids + "-" + repeat.cast(pl.String)).otherwise(ids)
-    return digests.to_frame().select(ids.alias("custom_id")).to_series()
-
-
-def _hex_digests(json: pl.Series) -> list[str | None]:
-    """xxh3_128 hex digest of the UTF-8 bytes of each string (None for null)."""
-    blobs = json.cast(pl.Binary).to_list()  # bytes objects: ~20x faster than str to_list
-    digest = xxhash.xxh3_128_hexdigest
-    if json.null_count():
-        return [None if b is None else digest(b) for b in blobs]
-    return list(map(digest, blobs))
+    if _ids.plugin_ok():
+        names, nullable = _layout(params)
+        digest = _ids.hex_digest(_json_expr(pl.col("p"), names, nullable))
+        frame = params.to_frame("p")
+        digests = select_in_parallel(frame, digest.alias("d"), chunk=_HASH_CHUNK).to_series()
+    else:
+        block = _HASH_CHUNK * _threads()  # small blocks: hot caches, reused memory
+        parts = range(0, len(params), block)
+        digests = pl.concat(
+            [_ids.python_digests(encode_params(params.slice(i, block))) for i in parts]
+            or [pl.Series(dtype=pl.String)]
+        )
+    ids = digests.to_frame("d").select((prefix + pl.col("d")).alias("custom_id")).to_series()
+    return ids if dedupe else _ids.number_repeats(ids)

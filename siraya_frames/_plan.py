@@ -119,7 +119,7 @@ def request_lines(unique: pl.DataFrame) -> pl.Series:
     """
     if "params_json" not in unique.columns and is_plain(unique["params"]):
         line = pl.struct("custom_id", "params").struct.json_encode()  # one pass, same bytes
-        return select_in_parallel(unique, line.alias("line"))
+        return select_in_parallel(unique, line.alias("line")).to_series()
     if "params_json" not in unique.columns:
         unique = unique.with_columns(encode_params(unique["params"]).alias("params_json"))
     head, middle = pl.lit('{"custom_id":"'), pl.lit('","params":')
@@ -203,11 +203,29 @@ class _Packer:
     def flush(self) -> None:
         if not self.ids:
             return
-        joined = pl.concat(self.pieces, rechunk=False).str.join(",").cast(pl.Binary).item()
-        body = b"".join((BODY_HEAD, joined, BODY_TAIL))
+        body = _body(pl.concat(self.pieces, rechunk=False))
         ids = tuple(self.ids)
         self.payloads.append(BatchPayload(len(self.payloads), ids, body, len(ids), len(body)))
         self.pieces, self.ids, self.size = [], [], 0
+
+
+def _body(lines: pl.Series) -> bytes:
+    """``{"requests":[<line>,<line>,...]}``, joined by Polars and copied once into bytes.
+
+    The head goes onto the first line and the tail onto the last, so that the whole body
+    is only copied by Polars' join and into the bytes.
+
+    Examples
+    --------
+    >>> _body(pl.Series(["{}", "[]"]))
+    b'{"requests":[{},[]]}'
+    """
+    head, tail = BODY_HEAD.decode(), BODY_TAIL.decode()
+    if len(lines) == 1:
+        return (head + lines[0] + tail).encode()
+    first, last = pl.Series([head + lines[0]]), pl.Series([lines[-1] + tail])
+    edged = pl.concat([first, lines.slice(1, len(lines) - 2), last], rechunk=False)
+    return edged.str.join(",").cast(pl.Binary).item()
 
 
 def _fit(cum: list[int], start: int, room_bytes: int, room_requests: int) -> int:
