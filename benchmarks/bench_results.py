@@ -3,6 +3,11 @@
 Compares ``read_results`` + ``join_results`` with the obvious baseline: ``json.loads`` per
 line into a pandas DataFrame, then ``merge`` on ``custom_id`` with the requests as pandas.
 
+A third variant, ``pyarrow-read``, only reads the file with pyarrow's JSON reader and the
+explicit schema ours uses (no normalisation, no join, no malformed-line handling): the floor
+of any pyarrow-based reader on this machine, printed as the best ratio such a reader could
+reach here.
+
 Every run of a variant happens in a fresh subprocess, so that its peak memory can be read
 with ``resource.getrusage(RUSAGE_SELF).ru_maxrss`` (the high-water mark of the resident set,
 which includes the interpreter, Polars / pyarrow / pandas and whatever pyarrow allocates
@@ -113,6 +118,21 @@ def _ours(results: Path, requests_path: Path) -> int:
     return 0
 
 
+def _pyarrow_read(results: Path, requests_path: Path) -> int:
+    import pyarrow.json as pa_json
+
+    from siraya_frames._results import _memory_pool, _parse_options
+
+    rss_before, cpu = _current_rss(), _cpu()
+    start = time.perf_counter()
+    table = pa_json.read_json(
+        results, parse_options=_parse_options("anthropic"), memory_pool=_memory_pool()
+    )
+    seconds = time.perf_counter() - start
+    _emit(seconds, _cpu() - cpu, rss_before, table.num_rows, "read only")
+    return 0
+
+
 def _baseline_record(line: str) -> dict[str, object]:
     obj = json.loads(line)
     result = obj["result"]
@@ -170,6 +190,9 @@ def _emit(seconds: float, cpu: float, rss_before: int, rows: int, counts: object
     print(f"{rows:,} rows; {counts}", file=sys.stderr)
 
 
+VARIANTS = {"ours": _ours, "baseline": _baseline, "pyarrow-read": _pyarrow_read}
+
+
 # --------------------------------------------------------------------------------------------
 # The driver.
 
@@ -192,8 +215,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.child:
         variant, results, requests = args.child
-        run = _ours if variant == "ours" else _baseline
-        return run(Path(results), Path(requests))
+        return VARIANTS[variant](Path(results), Path(requests))
 
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
@@ -203,9 +225,10 @@ def main(argv: list[str] | None = None) -> int:
             f"{args.lines:,} result lines, {_mib(size)} "
             f"(generated in {time.perf_counter() - start:.1f} s)"
         )
-        runs: dict[str, list[dict[str, float]]] = {"ours": [], "baseline": []}
+        runs: dict[str, list[dict[str, float]]] = {name: [] for name in VARIANTS}
         for round_ in range(args.rounds):
-            for variant in ("ours", "baseline") if round_ % 2 == 0 else ("baseline", "ours"):
+            order = list(VARIANTS) if round_ % 2 == 0 else list(reversed(VARIANTS))
+            for variant in order:
                 runs[variant].append(_run_child(variant, results, requests))
     _report(runs, size)
     return 0
@@ -220,7 +243,7 @@ def _report(runs: dict[str, list[dict[str, float]]], size: int) -> None:
         peak = max(run["peak"] for run in measured)
         extra = max(run["peak"] - run["before"] for run in measured)
         print(
-            f"{variant:>8}: wall median {wall[variant]:6.2f} s, best {best[variant]:6.2f} s "
+            f"{variant:>12}: wall median {wall[variant]:6.2f} s, best {best[variant]:6.2f} s "
             f"(runs {', '.join(f'{s:.2f}' for s in seconds)}); CPU median {cpu[variant]:.2f} s; "
             f"peak RSS {_mib(peak)}, extra {_mib(extra)} = {extra / size:.2f}x the file"
         )
@@ -228,6 +251,11 @@ def _report(runs: dict[str, list[dict[str, float]]], size: int) -> None:
         f"   ratio: ours is {wall['baseline'] / wall['ours']:.1f}x faster (wall, medians), "
         f"{best['baseline'] / best['ours']:.1f}x (best runs), "
         f"{cpu['baseline'] / cpu['ours']:.1f}x less CPU"
+    )
+    print(
+        f"   floor: pyarrow's read alone is {wall['baseline'] / wall['pyarrow-read']:.1f}x "
+        f"faster than the baseline; ours takes {wall['ours'] / wall['pyarrow-read']:.2f}x "
+        "its time, with normalising, the join and malformed-line handling"
     )
 
 
