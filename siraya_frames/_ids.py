@@ -11,6 +11,8 @@ plugin is compiled against Polars, so before its first use it is checked against
 reference strings. If it cannot load (a Polars release it does not support yet, say) or gives
 other digests, :func:`plugin_ok` is false and the same ids come from ``xxhash`` in Python:
 slower, never different. A changed id would send a request again, and pay for it twice.
+The plugin is imported on first use; importing it adds its namespaces (``nchash``, ``chash``
+and others) to ``pl.Expr``.
 
 Examples
 --------

@@ -1,4 +1,4 @@
-"""Helpers shared by the tests that run the command line (test_cli.py, test_docs.py)."""
+"""Helpers and data shared by several test modules."""
 
 from __future__ import annotations
 
@@ -6,6 +6,23 @@ import os
 import shutil
 import sys
 from pathlib import Path
+
+QUICKSTART_PARAMS = {
+    "model": "openai/gpt-4o-mini-batch",
+    "max_tokens": 1024,
+    "metadata": {"ANY_ADDITIONAL_PROPERTY": "text"},
+    "stop_sequences": ["text"],
+    "system": "text",
+    "temperature": 1,
+    "tool_choice": None,
+    "tools": [],
+    "top_k": 1,
+    "top_p": 1,
+    "thinking": {"budget_tokens": 1024, "type": "enabled"},
+}
+"""The quickstart page's request parameters, verbatim (None is the page's JSON null),
+without ``messages``; the page's first question is ``QUICKSTART_QUESTIONS[0]``."""
+QUICKSTART_QUESTIONS = ["How to learn nestjs?", "How to learn Reactjs?", "How to learn Nextjs?"]
 
 
 def siraya_frames_command() -> list[str]:

@@ -10,26 +10,13 @@ import sys
 import polars as pl
 import pytest
 import xxhash
+from helpers import QUICKSTART_PARAMS, QUICKSTART_QUESTIONS
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from siraya_frames._build import ID_PATTERN, build_requests, params_json
 from siraya_frames._errors import ColumnNotFoundError, InputError, NullValueError, ParameterError
 
-QUICKSTART_PARAMS = {
-    "model": "openai/gpt-4o-mini-batch",
-    "max_tokens": 1024,
-    "messages": [{"role": "user", "content": "How to learn nestjs?"}],
-    "metadata": {"ANY_ADDITIONAL_PROPERTY": "text"},
-    "stop_sequences": ["text"],
-    "system": "text",
-    "temperature": 1,
-    "tool_choice": None,
-    "tools": [],
-    "top_k": 1,
-    "top_p": 1,
-    "thinking": {"budget_tokens": 1024, "type": "enabled"},
-}
 QUICKSTART_ID = "sf6a2a5eb4e43b689f505c301b8f7c23aa"
 """Pinned: a change here means the canonical JSON changed, and every stored job's ids with it."""
 BASIC = {"model": "openai/gpt-4o-mini", "max_tokens": 16}
@@ -57,8 +44,8 @@ def wire(frame: pl.DataFrame) -> list[dict | None]:
 
 
 def quickstart_frame() -> pl.DataFrame:
-    params = {k: v for k, v in QUICKSTART_PARAMS.items() if k != "messages"}
-    return build_requests(pl.DataFrame({"q": ["How to learn nestjs?"]}), prompt="{q}", **params)
+    frame = pl.DataFrame({"q": QUICKSTART_QUESTIONS[:1]})
+    return build_requests(frame, prompt="{q}", **QUICKSTART_PARAMS)
 
 
 # ---- the shape of the params ---------------------------------------------------------------
@@ -66,8 +53,10 @@ def quickstart_frame() -> pl.DataFrame:
 
 def test_quickstart_example_params(built):
     out = quickstart_frame()
+    messages = [{"role": "user", "content": QUICKSTART_QUESTIONS[0]}]
     expected = {k: v for k, v in QUICKSTART_PARAMS.items() if k != "tool_choice"}
-    assert wire(out) == [expected]  # tool_choice=None means unset: left out, not null
+    # tool_choice=None means unset: left out, not sent as null
+    assert wire(out) == [{**expected, "messages": messages}]
     assert out["custom_id"].to_list() == [QUICKSTART_ID]
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
+from helpers import QUICKSTART_PARAMS, QUICKSTART_QUESTIONS
 
 from siraya_frames import ConfigurationError
 from siraya_frames.emulator import Emulator, EmulatorConfig, Faults
@@ -84,21 +85,6 @@ def emu() -> Iterator[Emulator]:
         yield emulator
 
 
-# The quickstart page's request, verbatim (Python None -> JSON null).
-QUICKSTART_PARAMS = {
-    "model": "openai/gpt-4o-mini-batch",
-    "max_tokens": 1024,
-    "metadata": {"ANY_ADDITIONAL_PROPERTY": "text"},
-    "stop_sequences": ["text"],
-    "system": "text",
-    "temperature": 1,
-    "tool_choice": None,
-    "tools": [],
-    "top_k": 1,
-    "top_p": 1,
-    "thinking": {"budget_tokens": 1024, "type": "enabled"},
-}
-QUICKSTART_QUESTIONS = ["How to learn nestjs?", "How to learn Reactjs?", "How to learn Nextjs?"]
 QUICKSTART_DATA = {
     "requests": [
         {
