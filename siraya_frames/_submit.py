@@ -52,8 +52,10 @@ def next_round(state: JobState) -> int:
 
 
 def _body_for(store: JobStore, rec: BatchRecord, bodies: dict[str, BatchPayload]) -> bytes:
+    """The body planned for ``rec`` (taken out of ``bodies``, so that it is freed once sent),
+    or, after a restart, the same body rebuilt from the saved ids and requests."""
     if rec.key in bodies:
-        return bodies[rec.key].body
+        return bodies.pop(rec.key).body
     ids = pl.DataFrame({"custom_id": store.read_ids(rec.key)})
     requests = ids.join(store.read_requests(), on="custom_id", how="left", maintain_order="left")
     (payload,) = plan_batches(requests, max_requests=len(ids) + 1, max_bytes=sys.maxsize)
