@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import logging
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 
 import polars as pl
+import pyarrow as pa
 
-from siraya_frames._results import RESULT_SCHEMA, ResultsWarning, read_results
+from siraya_frames._results import RESULT_SCHEMA, ResultsWarning, ids_are_unique, read_results
 from siraya_frames._shapes import BatchStatus
-from siraya_frames._store import JobState, JobStore
+from siraya_frames._store import BatchRecord, JobState, JobStore
 from siraya_frames._wait import is_finished
 
 logger = logging.getLogger("siraya_frames")
@@ -50,30 +52,42 @@ _FILL_BY_BATCH = {
 }
 
 
-def _submitted_frame(store: JobStore, state: JobState) -> pl.DataFrame:
-    frames = [
-        pl.DataFrame({"custom_id": store.read_ids(r.key)}).with_columns(
-            batch_id=pl.lit(r.batch_id, pl.String),
-            _key=pl.lit(r.key),
-            _round=pl.lit(r.round),
-            _batch_status=pl.lit(r.status),
-            _batch_error=pl.lit(r.error, pl.String),
-            _finished=pl.lit(is_finished(r)),
-        )
-        for r in state.batches
-    ]
-    return pl.concat(frames) if frames else pl.DataFrame(schema={"custom_id": pl.String})
+def _batch_frame(store: JobStore, rec: BatchRecord) -> tuple[pl.DataFrame, pl.Series]:
+    """The ids sent in one batch with their saved results (null where none), and the ids of
+    result lines that name no id of that batch."""
+    ids = pl.DataFrame({"custom_id": store.read_ids(rec.key)}, schema={"custom_id": pl.String})
+    frame = ids.with_columns(
+        batch_id=pl.lit(rec.batch_id, pl.String),
+        _round=pl.lit(rec.round),
+        _batch_status=pl.lit(rec.status),
+        _batch_error=pl.lit(rec.error, pl.String),
+        _finished=pl.lit(is_finished(rec)),
+    )
+    if rec.results_file:
+        parsed = read_results(store.path / rec.results_file)
+    else:
+        parsed = pl.DataFrame(schema=RESULT_SCHEMA)
+    stray = parsed.join(ids, on="custom_id", how="anti")["custom_id"]
+    return frame.join(parsed, on="custom_id", how="left", maintain_order="left"), stray
 
 
-def _collected_frame(store: JobStore, state: JobState) -> pl.DataFrame:
-    frames = []
-    for rec in state.batches:
-        if rec.results_file:
-            parsed = read_results(store.path / rec.results_file)
-            frames.append(parsed.with_columns(_key=pl.lit(rec.key)))
-    if not frames:
-        return pl.DataFrame(schema={**RESULT_SCHEMA, "_key": pl.String})
-    return pl.concat(frames)
+def _batch_frames(store: JobStore, state: JobState) -> tuple[pl.DataFrame, pl.Series]:
+    """:func:`_batch_frame` of every batch, the result files parsed in parallel threads
+    (pyarrow and Polars release the GIL; each file holds one batch, mostly small)."""
+    if not state.batches:
+        empty = pl.DataFrame(schema=RESULT_SCHEMA)
+        return _batch_frame_schema(empty), empty["custom_id"]
+    workers = min(len(state.batches), max(1, pa.cpu_count()))
+    with ThreadPoolExecutor(workers) as pool:
+        done = list(pool.map(lambda rec: _batch_frame(store, rec), state.batches))
+    frames, strays = zip(*done, strict=True)
+    return pl.concat(frames), pl.concat(strays)
+
+
+def _batch_frame_schema(empty: pl.DataFrame) -> pl.DataFrame:
+    extra = {"batch_id": pl.String, "_round": pl.Int32, "_batch_status": pl.String,
+             "_batch_error": pl.String, "_finished": pl.Boolean}  # fmt: skip
+    return empty.with_columns(pl.lit(None, dtype).alias(name) for name, dtype in extra.items())
 
 
 def _fill_unanswered(joined: pl.DataFrame) -> pl.DataFrame:
@@ -94,12 +108,11 @@ def _fill_unanswered(joined: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _warn_unsubmitted(collected: pl.DataFrame, submitted: pl.DataFrame) -> None:
-    stray = collected.join(submitted, on=["custom_id", "_key"], how="anti")
-    if stray.height:
+def _warn_unsubmitted(stray: pl.Series) -> None:
+    if stray.len():
         msg = (
-            f"{stray.height} result line(s) name custom_ids that were never submitted in that "
-            f"batch (first: {stray['custom_id'][0]!r}); they were dropped"
+            f"{stray.len()} result line(s) name custom_ids that were never submitted in that "
+            f"batch (first: {stray[0]!r}); they were dropped"
         )
         logger.warning(msg)
         warnings.warn(msg, ResultsWarning, stacklevel=4)
@@ -107,6 +120,8 @@ def _warn_unsubmitted(collected: pl.DataFrame, submitted: pl.DataFrame) -> None:
 
 def _best_per_id(frame: pl.DataFrame) -> pl.DataFrame:
     """One outcome per custom_id: a success wins, else the latest round's outcome."""
+    if ids_are_unique(frame["custom_id"]):  # each id sent once: nothing to choose
+        return frame
     rank = pl.when(pl.col("result_status") == "succeeded").then(0).otherwise(1)
     return (
         frame.with_columns(_rank=rank)
@@ -115,15 +130,20 @@ def _best_per_id(frame: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def _in_request_order(best: pl.DataFrame, store: JobStore) -> pl.DataFrame:
+    """``best`` in the order of the job's requests (a one-round job already is)."""
+    order = store.read_requests(columns=["custom_id"])["custom_id"]
+    if best["custom_id"].equals(order):
+        return best
+    ranks = order.to_frame().with_row_index("_order")
+    return best.join(ranks, on="custom_id", how="left").sort("_order")
+
+
 def collect_results(store: JobStore, state: JobState) -> pl.DataFrame:
-    submitted = _submitted_frame(store, state)
-    collected = _collected_frame(store, state)
-    _warn_unsubmitted(collected, submitted)
-    joined = submitted.join(collected, on=["custom_id", "_key"], how="left", maintain_order="left")
+    joined, stray = _batch_frames(store, state)
+    _warn_unsubmitted(stray)
     best = _best_per_id(_fill_unanswered(joined))
-    order = store.read_requests().select("custom_id").with_row_index("_order")
-    ordered = best.join(order, on="custom_id", how="left").sort("_order")
-    return ordered.select(*RESULT_SCHEMA, "batch_id")
+    return _in_request_order(best, store).select(*RESULT_SCHEMA, "batch_id")
 
 
 def retryable(include_canceled: bool, include_invalid: bool) -> pl.Expr:

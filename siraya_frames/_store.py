@@ -169,9 +169,9 @@ class JobStore:
         requests.select("custom_id", "params_json").write_parquet(tmp)
         os.replace(tmp, self.path / "requests.parquet")
 
-    def read_requests(self) -> pl.DataFrame:
-        """The unique requests of the job, in submission order."""
-        return pl.read_parquet(self.path / "requests.parquet")
+    def read_requests(self, columns: list[str] | None = None) -> pl.DataFrame:
+        """The unique requests of the job, in submission order (only ``columns`` if given)."""
+        return pl.read_parquet(self.path / "requests.parquet", columns=columns)
 
     def write_ids(self, key: str, ids: list[str]) -> None:
         """Save the custom_ids of one planned batch."""

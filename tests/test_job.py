@@ -328,6 +328,38 @@ def test_results_of_a_job_read_back_from_disk_only(tmp_path):
     assert Path(tmp_path / "j" / "job.json").is_file()
 
 
+def test_results_follow_the_request_order_after_a_retry_round(tmp_path):
+    df = _frame(30)
+    requests = _requests(df)
+    emulator = Emulator(api_key=KEY, error_rate=0.5, error_type="overloaded_error")
+    with emulator as emu, _client(emu) as client:
+        job = sf.submit(requests, client=client, job_dir=tmp_path / "j", max_requests=7)
+        job.wait(progress=False, schedule=FAST)
+        emu.set_faults(error_rate=0.0)
+        job.retry_failed(progress=False)
+        results = job.results()
+    assert len({b.split("-")[0] for b in job.status(refresh=False).batches["key"]}) == 2
+    assert results["custom_id"].to_list() == requests["custom_id"].to_list()
+    assert results["result_status"].to_list() == ["succeeded"] * 30
+
+
+def test_a_result_line_for_an_id_not_sent_in_that_batch_is_dropped_with_a_warning(tmp_path):
+    df = _frame(8)
+    with Emulator(api_key=KEY) as emu, _client(emu) as client:
+        job = sf.submit(_requests(df), client=client, job_dir=tmp_path / "j", max_requests=4)
+        job.wait(progress=False, schedule=FAST)
+    first, second = sorted((tmp_path / "j" / "results").glob("*.jsonl"))
+    moved = first.read_text().splitlines()[0]  # a line of the first batch, in the second's file
+    second.write_text(second.read_text() + moved + "\n")
+    with pytest.warns(
+        sf.ResultsWarning, match=r"1 result line\(s\) name custom_ids that were never"
+    ):
+        results = job.results()
+    assert results.height == 8 and results["result_status"].to_list() == ["succeeded"] * 8
+    moved_id = json.loads(moved)["custom_id"]
+    assert results.filter(pl.col("custom_id") == moved_id)["batch_id"].item() == job.batch_ids[0]
+
+
 def test_cancel_after_the_batch_ended_meanwhile_is_harmless(tmp_path):
     df = _frame(5)
     with Emulator(api_key=KEY) as emu, _client(emu) as client:
