@@ -1,10 +1,10 @@
 """Collect: one outcome per submitted ``custom_id``, from the results saved in a job.
 
-Each batch's saved results are parsed (``read_results``) and matched to the ids that batch
-was sent with; ids without a line get the outcome their batch implies (a failed batch:
-errored; expired: expired; cancelled or never sent: canceled; still running: pending; else
-missing). When an id was
-sent in several rounds, a success wins, else the latest round. Pure but for reading files.
+Each batch's saved results are parsed (``read_results``, batches in parallel threads) and
+matched to the ids that batch was sent with; ids without a line get the outcome their batch
+implies (a failed batch: errored; expired: expired; cancelled or never sent: canceled; still
+running: pending; else missing). When an id was sent in several rounds, a success wins, else
+the latest round. Pure but for reading files.
 """
 
 from __future__ import annotations
