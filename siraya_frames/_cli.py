@@ -128,6 +128,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         wait=not args.no_wait,
         prefix=args.prefix,
         progress=not args.quiet,
+        max_cost_usd=args.max_cost,
     )
     if isinstance(out, sf.Job):
         print(f"Submitted {len(out.batch_ids)} batch(es); job saved in {out.path}")
@@ -300,6 +301,12 @@ def _add_run(sub: Any) -> None:
     p.add_argument("--base-url", help="the service URL (default SIRAYA_BASE_URL)")
     p.add_argument("--no-wait", action="store_true", help="submit and return; collect later")
     p.add_argument("--dry-run", action="store_true", help="print the estimate; send nothing")
+    p.add_argument(
+        "--max-cost",
+        type=float,
+        metavar="USD",
+        help="send nothing if the estimated cost (batch price, upper bound) is over USD",
+    )
     p.set_defaults(func=_cmd_run)
 
 

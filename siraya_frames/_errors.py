@@ -8,7 +8,8 @@ Every error this library raises on purpose is a :class:`SirayaError`::
     │   ├── ColumnNotFoundError       a template or argument names a missing column
     │   ├── NullValueError            a referenced column holds nulls (see ``on_null``)
     │   ├── ParameterError            a request parameter is out of range or of the wrong type
-    │   └── BatchLimitError           one request alone is over the batch byte limit
+    │   ├── BatchLimitError           one request alone is over the batch byte limit
+    │   └── BudgetExceededError       the estimated cost is over ``max_cost_usd``
     ├── APIError                      talking to the service went wrong
     │   ├── APIConnectionError        no HTTP answer (after the retries allowed)
     │   │   └── APITimeoutError
@@ -49,6 +50,7 @@ __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "BatchLimitError",
+    "BudgetExceededError",
     "ColumnNotFoundError",
     "ConfigurationError",
     "InputError",
@@ -97,6 +99,10 @@ class ParameterError(InputError):
 
 class BatchLimitError(InputError):
     """A single request is larger than the per-batch byte limit."""
+
+
+class BudgetExceededError(InputError):
+    """The estimated cost of a run is over its ``max_cost_usd`` (or cannot be estimated)."""
 
 
 class APIError(SirayaError):

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import os
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -30,8 +31,8 @@ import polars as pl
 from siraya_frames import _config
 from siraya_frames._build import build_requests
 from siraya_frames._client import SirayaClient
-from siraya_frames._errors import InputError
-from siraya_frames._estimate import BATCH_DISCOUNT, PRICES_AS_OF, _price_table
+from siraya_frames._errors import BudgetExceededError, InputError
+from siraya_frames._estimate import BATCH_DISCOUNT, PRICES_AS_OF, _price_table, estimate
 from siraya_frames._extract import (
     PARSE_ERROR_COLUMN,
     extraction_instructions,
@@ -47,6 +48,7 @@ from siraya_frames._labels import (
     parse_labels,
 )
 from siraya_frames._parquet import write_parquet
+from siraya_frames._results import ResultsWarning
 
 logger = logging.getLogger("siraya_frames")
 
@@ -124,6 +126,8 @@ def run(
     prefix: str = "",
     max_requests: int = _config.DEFAULT_MAX_REQUESTS,
     max_bytes: int = _config.DEFAULT_MAX_BYTES,
+    max_cost_usd: float | None = None,
+    prices: Mapping[str, Mapping[str, float]] | None = None,
     **params: Any,
 ) -> pl.DataFrame | Job:
     """Label or transform every row of ``df`` through the batch API, in one call.
@@ -161,11 +165,32 @@ def run(
         stderr elsewhere).
     prefix
         Prefix for every added column (use it when a name clashes with yours).
+    max_requests, max_bytes
+        The per-batch limits (see :func:`plan_batches`).
+    max_cost_usd
+        A budget: before anything is sent, the run is refused with
+        :class:`BudgetExceededError` when :func:`estimate` puts its cost at the batch price
+        (an upper bound: every answer as long as ``max_tokens``) above this many dollars,
+        or cannot price a model.
+    prices
+        Price overrides, as for :func:`estimate`, for the budget and the summary.
 
     Returns
     -------
     pl.DataFrame or Job
         Your rows in their order with the answer columns; or the job with ``wait=False``.
+
+    Raises
+    ------
+    BudgetExceededError
+        With ``max_cost_usd``, before any spend.
+    InputError
+        Bad rows or parameters, before any spend (see :func:`build_requests`).
+
+    Warns
+    -----
+    ResultsWarning
+        When no request succeeded, or no answer gave a label or parsed as the schema.
     """
     norm_schema = normalize_schema(schema) if schema is not None else None
     _check_new_columns(list(df.collect_schema().names()), labels, norm_schema, prefix)
@@ -180,6 +205,8 @@ def run(
         **params,
     )
     requests = requests.collect() if isinstance(requests, pl.LazyFrame) else requests
+    if max_cost_usd is not None:
+        _check_budget(requests, max_cost_usd, prices, max_requests, max_bytes)
     provenance = _provenance(prompt, template, model, labels, abstain, norm_schema, params)
     job = submit(
         requests,
@@ -196,17 +223,70 @@ def run(
     out = _add_task_columns(
         joined, labels=labels, abstain=abstain, schema=norm_schema, prefix=prefix
     )
+    summary = summarize(out, requests, prefix=prefix, prices=prices)
+    _warn_if_unusable(summary, out, prefix, job)
     if output is not None:
-        write_parquet(
-            out,
-            output,
-            job=job,
-            prefix=prefix,
-            provenance={"cost": _cost_record(_per_model_tokens(out, prefix, requests, None))},
-        )
+        tokens = _per_model_tokens(out, prefix, requests, None)
+        cost = _cost_record(tokens, prices)
+        write_parquet(out, output, job=job, prefix=prefix, provenance={"cost": cost})
     if show_summary:
-        _show(summarize(out, requests, prefix=prefix))
+        _show(summary)
     return out
+
+
+def _check_budget(
+    requests: pl.DataFrame,
+    max_cost_usd: float,
+    prices: Mapping[str, Mapping[str, float]] | None,
+    max_requests: int,
+    max_bytes: int,
+) -> None:
+    """Refuse a run whose estimated batch cost is over ``max_cost_usd``, before any spend."""
+    est = estimate(requests, prices, max_requests=max_requests, max_bytes=max_bytes).row(
+        0, named=True
+    )
+    cost = est["estimated_cost_usd"]
+    if cost is None:
+        raise BudgetExceededError(f"max_cost_usd={max_cost_usd} cannot be checked: {est['note']}")
+    if cost > max_cost_usd:
+        raise BudgetExceededError(
+            f"the run is estimated at up to ${cost:,.4f} at the batch price "
+            f"({est['unique_requests']:,} unique requests, up to "
+            f"{est['max_output_tokens']:,} output tokens), over max_cost_usd={max_cost_usd}; "
+            "nothing was sent. Raise max_cost_usd, lower max_tokens, or run fewer rows "
+            "(df.head(n)); siraya_frames.estimate(...) shows the estimate."
+        )
+    logger.info("estimated cost up to $%.4f, within max_cost_usd=%s", cost, max_cost_usd)
+
+
+def _warn_if_unusable(summary: pl.DataFrame, out: pl.DataFrame, prefix: str, job: Job) -> None:
+    """Say loudly when a finished run gave nothing to use: no success, or nothing parsed."""
+    row = summary.row(0, named=True)
+    requested = out.height - int((out[f"{prefix}result_status"] == "skipped").sum())
+    if not requested:
+        return
+    if row["succeeded"] == 0:
+        errors = out[f"{prefix}error_type"].drop_nulls().value_counts(sort=True)
+        top = (
+            f"; most common error: {errors.row(0)[0]!r} ({errors.row(0)[1]} rows)"
+            if errors.height
+            else ""
+        )
+        message = (
+            f"none of the {requested} requested rows succeeded{top}. See the error_type and "
+            f"error_message columns, or job.status() for {job.path}; "
+            "job.retry_failed() resends the retryable ones"
+        )
+    elif row["parsed"] == 0:
+        message = (
+            f"{row['succeeded']} rows succeeded but no answer gave a label or parsed as the "
+            "schema; look at the response_text column and the label_error / parse_error "
+            "column, and make the prompt ask for the exact format"
+        )
+    else:
+        return
+    logger.warning("%s", message)
+    warnings.warn(message, ResultsWarning, stacklevel=3)
 
 
 def _show(summary: pl.DataFrame) -> None:

@@ -148,6 +148,20 @@ def test_dry_run_prints_estimate_and_sends_nothing(work: Path, server: Server) -
     assert not (work / ".siraya_frames").exists()
 
 
+def test_max_cost_refuses_an_expensive_run_in_one_line(work: Path, server: Server) -> None:
+    before = server.batches()
+    line = "run rows.csv --prompt '{text}' --model openai/gpt-4o-mini-batch --output o.parquet"
+    done = cli(f"{line} --max-cost 0.0000001", cwd=work, server=server)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert re.match(
+        r"error: the run is estimated at up to \$[0-9.]+ at the batch price", done.stderr
+    )
+    assert "over max_cost_usd=1e-07; nothing was sent" in done.stderr
+    assert server.batches() == before and not (work / "o.parquet").exists()
+    ok(cli(f"--quiet {line} --max-cost 1", cwd=work, server=server))
+    assert server.batches() == before + 1
+
+
 def test_estimate_counts_without_a_service(work: Path) -> None:
     done = ok(cli("estimate rows.csv {task}", cwd=work))
     assert re.search(r"rows\s+┆ 6\b", done.stdout), done.stdout

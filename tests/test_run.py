@@ -148,3 +148,60 @@ def test_label_column_clash_suggests_prefix(tmp_path):
     assert not (tmp_path / "job").exists()  # refused before anything was sent
     out, _ = _run(df, tmp_path, prompt="ANSWER={answer}", labels=LABELS, prefix="llm_")
     assert out["llm_label"].to_list() == ["positive"] and out["label"].to_list() == ["gold"]
+
+
+def test_a_run_over_its_budget_is_refused_before_anything_is_sent(tmp_path):
+    df = pl.DataFrame({"answer": [f"positive {i}" for i in range(200)]})
+    with Emulator(responder=scripted) as emu, sf.SirayaClient("k", emu.base_url) as client:
+        kw = {"prompt": "ANSWER={answer}", "model": "openai/gpt-4o-mini-batch", "client": client,
+              "job_dir": tmp_path / "job", "progress": False, "show_summary": False}  # fmt: skip
+        with pytest.raises(sf.BudgetExceededError) as over:
+            sf.run(df, max_tokens=1000, max_cost_usd=0.01, **kw)
+        assert emu.stats()["batches"] == 0
+        estimated = sf.estimate(
+            sf.build_requests(df, prompt="ANSWER={answer}", model=kw["model"], max_tokens=1000)
+        )["estimated_cost_usd"].item()
+        assert f"${estimated:,.4f}" in str(over.value) and "max_cost_usd=0.01" in str(over.value)
+        assert "nothing was sent" in str(over.value) and "lower max_tokens" in str(over.value)
+        out = sf.run(df, max_tokens=5, max_cost_usd=0.01, **kw)  # within the budget
+        assert out["result_status"].to_list() == ["succeeded"] * 200
+        assert emu.stats()["batches"] == 1
+
+
+def test_a_budget_for_a_model_without_a_price_asks_for_prices(tmp_path):
+    df = pl.DataFrame({"answer": ["positive"]})
+    with Emulator(responder=scripted) as emu, sf.SirayaClient("k", emu.base_url) as client:
+        kw = {"prompt": "ANSWER={answer}", "max_tokens": 5, "client": client,
+              "job_dir": tmp_path / "job", "progress": False, "show_summary": False}  # fmt: skip
+        with pytest.raises(
+            sf.BudgetExceededError, match=r"cannot be checked: no price for model 'acme/x'"
+        ):
+            sf.run(df, model="acme/x", max_cost_usd=1.0, **kw)
+        assert emu.stats()["batches"] == 0
+        prices = {"acme/x": {"input": 1.0, "output": 2.0}}
+        out = sf.run(df, model="acme/x", max_cost_usd=1.0, prices=prices, **kw)
+    assert out["response_text"].to_list() == ["positive"]
+
+
+def test_a_run_where_nothing_succeeded_says_so(tmp_path):
+    df = pl.DataFrame({"answer": ["a", "b", "c"]})
+    emulator = Emulator(error_rate=1.0, error_type="overloaded_error")
+    with (
+        emulator as emu,
+        sf.SirayaClient("k", emu.base_url) as client,
+        pytest.warns(sf.ResultsWarning) as caught,
+    ):
+        out = sf.run(df, prompt="ANSWER={answer}", model="m", max_tokens=5, client=client,
+                     job_dir=tmp_path / "job", progress=False, show_summary=False)  # fmt: skip
+    message = str(caught[0].message)
+    assert "none of the 3 requested rows succeeded" in message
+    assert "most common error: 'overloaded_error' (3 rows)" in message
+    assert "retry_failed" in message
+    assert out["result_status"].to_list() == ["errored"] * 3
+
+
+def test_a_run_where_no_answer_gives_a_label_says_so(tmp_path):
+    df = pl.DataFrame({"answer": ["I am not sure", "maybe"]})
+    with pytest.warns(sf.ResultsWarning, match="2 rows succeeded but no answer gave a label"):
+        out, _ = _run(df, tmp_path, prompt="ANSWER={answer}", labels=LABELS)
+    assert out["label"].null_count() == 2
