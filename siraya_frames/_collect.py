@@ -114,7 +114,7 @@ def _warn_unsubmitted(stray: pl.Series) -> None:
             f"{stray.len()} result line(s) name custom_ids that were never submitted in that "
             f"batch (first: {stray[0]!r}); they were dropped"
         )
-        logger.warning(msg)
+        logger.warning("%s", msg)
         warnings.warn(msg, ResultsWarning, stacklevel=4)
 
 
