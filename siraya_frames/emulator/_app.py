@@ -170,6 +170,12 @@ class _Handlers:
         request.scope["siraya_emulator.endpoint"] = "admin"
         return self._auth(request)
 
+    def _admin_batch(self, request: Request) -> Batch | Response:
+        """The batch of ``/_emulator/batches/{batch_id}...``, or the answer that stops the call
+        (auth failure, unknown batch)."""
+        denied = self._admin_gate(request)
+        return denied if denied is not None else self._batch_or_404(request.path_params["batch_id"])
+
     def _gated_batch(self, request: Request, endpoint: str) -> Batch | Response:
         """The batch of ``/v1/batches/{batch_id}...``, or the answer that stops the call
         (auth failure, injected fault, unknown batch)."""
@@ -420,20 +426,14 @@ class _Handlers:
 
     async def admin_batch(self, request: Request) -> Response:
         """``GET /_emulator/batches/{batch_id}``: the internal view, whatever the dialect."""
-        denied = self._admin_gate(request)
-        if denied is not None:
-            return denied
-        batch = self._batch_or_404(request.path_params["batch_id"])
+        batch = self._admin_batch(request)
         if isinstance(batch, Response):
             return batch
         return JSONResponse(_shapes.batch_object(batch) | {"total": batch.total})
 
     async def expire(self, request: Request) -> Response:
         """``POST /_emulator/batches/{batch_id}/expire``: unprocessed requests end expired."""
-        denied = self._admin_gate(request)
-        if denied is not None:
-            return denied
-        batch = self._batch_or_404(request.path_params["batch_id"])
+        batch = self._admin_batch(request)
         if isinstance(batch, Response):
             return batch
         if not self.store.close_pending(batch.seq, EXPIRED_RESULT, EXPIRED, time.time()):
