@@ -17,7 +17,10 @@ and others) to ``pl.Expr``.
 Examples
 --------
 >>> import polars as pl
->>> hex_digests(pl.Series(['{"model":"m","max_tokens":1}', None])).to_list()
+>>> json = pl.Series("json", ['{"model":"m","max_tokens":1}', None])
+>>> json.to_frame().select(hex_digest(pl.col("json"))).to_series().to_list()
+['690fc135049a5fcc071c374a3787fd8e', None]
+>>> python_digests(json).to_list()
 ['690fc135049a5fcc071c374a3787fd8e', None]
 """
 
@@ -72,21 +75,8 @@ def plugin_ok() -> bool:
     return True
 
 
-def hex_digests(json: pl.Series) -> pl.Series:
-    """The hex XXH3-128 digest of each string (null stays null), by the plugin or by xxhash.
-
-    Examples
-    --------
-    >>> hex_digests(pl.Series(["{}"])).item() == xxhash.xxh3_128_hexdigest(b"{}")
-    True
-    """
-    if plugin_ok():
-        return json.to_frame("json").select(hex_digest(pl.col("json"))).to_series()
-    return python_digests(json)
-
-
 def python_digests(json: pl.Series) -> pl.Series:
-    """:func:`hex_digests` by ``xxhash`` in a Python loop (the fallback; same digests).
+    """The hex digests of :func:`hex_digest` by ``xxhash`` in a Python loop (the fallback).
 
     Examples
     --------
