@@ -60,10 +60,18 @@ def _model(value: Any) -> str:
     return value
 
 
+_INT64_MAX = 2**63 - 1
+"""The largest integer a parameter may be: Polars holds them as Int64."""
+
+
+def _is_positive_int(value: Any) -> bool:
+    return is_int(value) and 1 <= value <= _INT64_MAX
+
+
 def _positive_int(name: str) -> Callable[[Any], int]:
     def check(value: Any) -> int:
-        if not is_int(value) or value < 1:
-            raise parameter_error(name, "an integer >= 1", value)
+        if not _is_positive_int(value):
+            raise parameter_error(name, "an integer from 1 to 2**63 - 1", value)
         return int(value)
 
     return check
@@ -98,13 +106,13 @@ def _metadata(value: Any) -> dict[str, str]:
 
 
 def _thinking(value: Any) -> dict[str, Any]:
-    rule = '{"type": "enabled", "budget_tokens": <int >= 1>} or {"type": "disabled"}'
+    rule = '{"type": "enabled", "budget_tokens": <int from 1 to 2**63 - 1>} or {"type": "disabled"}'
     if not isinstance(value, Mapping) or value.get("type") not in ("enabled", "disabled"):
         raise parameter_error("thinking", rule, value)
     if set(value) - {"type", "budget_tokens"}:
         raise parameter_error("thinking", rule, value)
     budget = value.get("budget_tokens")
-    if value["type"] == "enabled" and (not is_int(budget) or budget < 1):
+    if value["type"] == "enabled" and not _is_positive_int(budget):
         raise parameter_error("thinking", rule, value)
     if value["type"] == "disabled" and budget is not None:
         raise parameter_error("thinking", rule, value)

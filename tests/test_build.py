@@ -308,12 +308,14 @@ def test_bad_on_null_value(reviews):
         ("max_tokens", 0),
         ("max_tokens", 1.5),
         ("max_tokens", True),
+        ("max_tokens", 2**63),
         ("temperature", 2.5),
         ("temperature", -0.1),
         ("temperature", float("nan")),
         ("top_p", 0),
         ("top_p", 1.01),
         ("top_k", 0),
+        ("top_k", 2**64),
         ("stop_sequences", "stop"),
         ("stop_sequences", ["ok", 1]),
         ("metadata", {"k": 1}),
@@ -321,6 +323,7 @@ def test_bad_on_null_value(reviews):
         ("thinking", {"type": "on", "budget_tokens": 10}),
         ("thinking", {"type": "enabled"}),
         ("thinking", {"type": "enabled", "budget_tokens": 0}),
+        ("thinking", {"type": "enabled", "budget_tokens": 2**63}),
         ("tools", {"name": "f"}),
         ("tools", ["f"]),
         ("tools", [{"x": float("inf")}]),
@@ -523,7 +526,9 @@ PARAMS = st.fixed_dictionaries(
         "stop_sequences": st.lists(_text, max_size=3),
         "metadata": st.dictionaries(_text, _text, max_size=3),
         "system": _text.filter(lambda s: "{" not in s and "}" not in s),
-        "thinking": st.builds(lambda b: {"budget_tokens": b, "type": "enabled"}, st.integers(1)),
+        "thinking": st.builds(
+            lambda b: {"budget_tokens": b, "type": "enabled"}, st.integers(1, 2**63 - 1)
+        ),
         "tools": st.lists(
             st.dictionaries(
                 st.text(_chars, max_size=5), st.one_of(st.integers(), _text), max_size=3
