@@ -248,7 +248,7 @@ def _reason(found: list[pl.Expr], spec: _LabelSet) -> pl.Expr:
 def _label_errors(failed: pl.DataFrame, spec: _LabelSet) -> pl.Series:
     """The ``label_error`` of each answer that is not a label (columns ``raw``, ``norm``)."""
     found = _found_columns(failed, spec)
-    frame = pl.concat([failed, found], how="horizontal")
+    frame = failed.hstack(found)
     found_cols = [pl.col(name) for name in found.columns]
     message = pl.format("{}: {}", _reason(found_cols, spec), _quoted(pl.col("raw")))
     return frame.select(message.alias(LABEL_ERROR_COLUMN)).to_series()
