@@ -910,17 +910,27 @@ def _map(path: Path) -> _Data:
             return file.read()
 
 
+def _source_path(source: object) -> Path | None:
+    """The file ``source`` names, or None when it is content (see :func:`read_results`)."""
+    if isinstance(source, PathLike):
+        return Path(source)
+    if not isinstance(source, str):
+        return None
+    start = _NON_BLANK_STR.search(source)
+    if start is None or "\n" in source or source[start.start()] in "{[":
+        return None
+    return Path(source)
+
+
 def _source_data(source: str | bytes | bytearray | memoryview | PathLike[str]) -> _Data:
     if isinstance(source, bytes):
         return source
     if isinstance(source, bytearray | memoryview):
         return bytes(source)
-    if isinstance(source, PathLike):
-        return _map(Path(source))
-    start = _NON_BLANK_STR.search(source)
-    if start is None or "\n" in source or source[start.start()] in "{[":
-        return source.encode("utf-8", "surrogatepass")
-    return _map(Path(source))
+    path = _source_path(source)
+    if path is not None:
+        return _map(path)
+    return source.encode("utf-8", "surrogatepass")
 
 
 def _read_any(source: object) -> tuple[pl.DataFrame, _Rows, str]:
@@ -966,11 +976,12 @@ def ids_are_unique(ids: pl.Series) -> bool:
     return ids.n_unique() == len(ids)
 
 
-def _report(rows: _Rows, noun: str, *, strict: bool) -> None:
+def _report(rows: _Rows, noun: str, *, strict: bool, path: Path | None) -> None:
+    where = f" of {path}" if path is not None else ""
     if strict and rows.bad:
         _, problem = min(rows.bad)
         raise UnexpectedResponseError(
-            f"{problem} ({len(rows.bad)} malformed result {noun}(s) in all; strict=True)"
+            f"{problem} ({len(rows.bad)} malformed result {noun}(s){where} in all; strict=True)"
         )
     if not rows.lost:
         return
@@ -979,7 +990,7 @@ def _report(rows: _Rows, noun: str, *, strict: bool) -> None:
     more = ", ..." if len(lost) > _SHOWN_LOCATIONS else ""
     message = (
         f"{len(lost)} result {noun}(s) could not be read and had no custom_id; they were "
-        f"skipped ({noun}s {shown}{more}); pass strict=True to raise instead"
+        f"skipped ({noun}s {shown}{more}{where}); pass strict=True to raise instead"
     )
     logger.warning("%s", message)
     warnings.warn(message, ResultsWarning, stacklevel=3)
@@ -1048,7 +1059,7 @@ def read_results(
     [('request-1', 'succeeded', 'Hello!'), ('request-2', 'expired', None)]
     """
     fast, rows, noun = _read_any(source)
-    _report(rows, noun, strict=strict)
+    _report(rows, noun, strict=strict, path=_source_path(source))
     frame = fast
     if rows.rows:
         frame = (

@@ -540,6 +540,20 @@ def test_lines_without_a_custom_id_are_counted_and_reported(
     assert [r.getMessage() for r in caplog.records] == [expected]
 
 
+def test_lines_lost_from_a_file_name_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "batch-7.jsonl"
+    path.write_text(ANTHROPIC_CANCELED + "\nnot json\n")
+    with pytest.warns(ResultsWarning) as caught:
+        frame = read_results(path)
+    assert frame["custom_id"].to_list() == ["c-1"]
+    assert str(caught[0].message) == (
+        f"1 result line(s) could not be read and had no custom_id; they were skipped "
+        f"(lines 2 of {path}); pass strict=True to raise instead"
+    )
+    with pytest.raises(UnexpectedResponseError, match=r"line\(s\) of .*batch-7\.jsonl in all"):
+        read_results(str(path), strict=True)
+
+
 def test_strict_raises_naming_the_first_bad_line() -> None:
     content = "\n".join([ANTHROPIC_CANCELED, '{"custom_id":"u","x":1}', "oops"])
     with pytest.raises(UnexpectedResponseError, match=r"^line 2: no documented result shape"):
