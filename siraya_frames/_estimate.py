@@ -24,7 +24,6 @@ from types import MappingProxyType
 
 import polars as pl
 
-from siraya_frames._build import encode_params
 from siraya_frames._config import DEFAULT_MAX_BYTES, DEFAULT_MAX_REQUESTS
 from siraya_frames._errors import ParameterError
 from siraya_frames._plan import _check_limits, _unique_rows, batch_bounds, line_sizes
@@ -97,10 +96,8 @@ def estimate(
     table = _price_table(prices)
     frame = requests.collect() if isinstance(requests, pl.LazyFrame) else requests
     unique = _unique_rows(frame)
-    if "params" in unique.columns:
-        unique = unique.with_columns(encode_params(unique["params"]).alias("params_json"))
     bounds = batch_bounds(line_sizes(unique), max_requests=max_requests, max_bytes=max_bytes)
-    per_model = _tokens_by_model(unique["params_json"])
+    per_model = _tokens_by_model(_params_fields(unique))
     n_requests = frame.height - frame["custom_id"].null_count()
     counts = {
         "rows": frame.height,
@@ -143,27 +140,43 @@ def _checked_prices(prices: Mapping[str, Mapping[str, float]]) -> dict[str, Mapp
     return dict(prices)
 
 
-def _tokens_by_model(params_json: pl.Series) -> pl.DataFrame:
-    """Sum estimated input tokens and max output tokens per model over unique requests."""
-    decoded = params_json.to_frame("j").select(
-        pl.col("j").str.json_decode(_DECODE).alias("p"),
-        pl.col("j").str.json_path_match("$.tools").str.len_bytes().fill_null(0).alias("tools"),
+def _params_fields(unique: pl.DataFrame) -> pl.DataFrame:
+    """``model``, ``max_tokens``, ``messages``, ``system`` and ``tools`` (JSON text) of each
+    unique request: read off the params struct, or decoded from ``params_json``."""
+    if "params" in unique.columns:
+        params, n = unique["params"].struct, unique.height
+        present = {f.name for f in unique["params"].dtype.fields}
+        return pl.DataFrame(
+            [
+                params.field(name)
+                if name in present
+                else pl.repeat(None, n, dtype=dtype, eager=True).alias(name)
+                for name, dtype in {**_DECODE.to_schema(), "tools": pl.String}.items()
+            ]
+        )
+    json = pl.col("params_json")
+    return unique.select(
+        json.str.json_decode(_DECODE).struct.unnest(),
+        json.str.json_path_match("$.tools").alias("tools"),
     )
-    p = pl.col("p").struct
+
+
+def _tokens_by_model(fields: pl.DataFrame) -> pl.DataFrame:
+    """Sum estimated input tokens and max output tokens per model over unique requests."""
     text_bytes = (
-        p.field("messages")
+        pl.col("messages")
         .list.eval(pl.element().struct.field("content").str.len_bytes())
         .list.sum()
-        + p.field("system").str.len_bytes().fill_null(0)
-        + pl.col("tools")
+        + pl.col("system").str.len_bytes().fill_null(0)
+        + pl.col("tools").str.len_bytes().fill_null(0)
     )
-    n_messages = p.field("messages").list.len() + p.field("system").is_not_null().cast(pl.UInt32)
+    n_messages = pl.col("messages").list.len() + pl.col("system").is_not_null().cast(pl.UInt32)
     tokens = (text_bytes / BYTES_PER_TOKEN).ceil().cast(pl.Int64) + TOKENS_PER_MESSAGE * n_messages
     return (
-        decoded.select(
-            p.field("model").alias("model"),
+        fields.select(
+            "model",
             tokens.cast(pl.Int64).alias("input_tokens"),
-            p.field("max_tokens").alias("output_tokens"),
+            pl.col("max_tokens").alias("output_tokens"),
         )
         .group_by("model", maintain_order=True)
         .agg(pl.len().alias("n"), pl.col("input_tokens", "output_tokens").sum())

@@ -139,3 +139,28 @@ def test_lazy_and_empty():
     )
     row = estimate(empty).row(0, named=True)
     assert (row["rows"], row["batches"], row["estimated_cost_usd"]) == (0, 0, 0.0)
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {},
+        {"system": "Be brief, {q}"},
+        {"system": pl.col("sys")},
+        {
+            "tools": [{"name": "f", "description": "é 👍", "input_schema": {"b": 1, "a": [1]}}],
+            "tool_choice": {"type": "auto"},
+        },
+    ],
+    ids=["plain", "system-template", "system-column", "tools"],
+)
+def test_the_params_struct_and_the_saved_json_give_the_same_estimate(extra):
+    """A job re-estimates from its saved params_json; the frame from the params struct."""
+    df = pl.DataFrame({"q": ["héllo 👋", "b", "b", 'q"uote'], "sys": ["s1", None, None, "s3"]})
+    requests = build_requests(df, prompt="{q}", model="openai/gpt-4o", max_tokens=7, **extra)
+    from_struct = estimate(requests)
+    from_json = estimate(unique_requests(requests))
+    columns = ["unique_requests", "batches", "estimated_input_tokens", "max_output_tokens",
+               "estimated_cost_usd"]  # fmt: skip
+    assert from_struct.select(columns).row(0) == from_json.select(columns).row(0)
+    assert from_struct["estimated_input_tokens"].item() > 0
