@@ -74,20 +74,11 @@ def _batch_frame(store: JobStore, rec: BatchRecord) -> tuple[pl.DataFrame, pl.Se
 def _batch_frames(store: JobStore, state: JobState) -> tuple[pl.DataFrame, pl.Series]:
     """:func:`_batch_frame` of every batch, the result files parsed in parallel threads
     (pyarrow and Polars release the GIL; each file holds one batch, mostly small)."""
-    if not state.batches:
-        empty = pl.DataFrame(schema=RESULT_SCHEMA)
-        return _batch_frame_schema(empty), empty["custom_id"]
     workers = min(len(state.batches), max(1, pa.cpu_count()))
     with ThreadPoolExecutor(workers) as pool:
         done = list(pool.map(lambda rec: _batch_frame(store, rec), state.batches))
     frames, strays = zip(*done, strict=True)
     return pl.concat(frames), pl.concat(strays)
-
-
-def _batch_frame_schema(empty: pl.DataFrame) -> pl.DataFrame:
-    extra = {"batch_id": pl.String, "_round": pl.Int32, "_batch_status": pl.String,
-             "_batch_error": pl.String, "_finished": pl.Boolean}  # fmt: skip
-    return empty.with_columns(pl.lit(None, dtype).alias(name) for name, dtype in extra.items())
 
 
 def _fill_unanswered(joined: pl.DataFrame) -> pl.DataFrame:
@@ -140,6 +131,8 @@ def _in_request_order(best: pl.DataFrame, store: JobStore) -> pl.DataFrame:
 
 
 def collect_results(store: JobStore, state: JobState) -> pl.DataFrame:
+    if not state.batches:
+        return pl.DataFrame(schema={**RESULT_SCHEMA, "batch_id": pl.String})
     joined, stray = _batch_frames(store, state)
     _warn_unsubmitted(stray)
     best = _best_per_id(_fill_unanswered(joined))

@@ -223,11 +223,11 @@ def run(
     out = _add_task_columns(
         joined, labels=labels, abstain=abstain, schema=norm_schema, prefix=prefix
     )
-    summary = summarize(out, requests, prefix=prefix, prices=prices)
+    tokens = _per_model_tokens(out, prefix, requests, None)
+    cost = _cost_record(tokens, prices)
+    summary = _summary_frame(out, prefix, tokens, cost)  # = summarize(out, requests, ...)
     _warn_if_unusable(summary, out, prefix, job)
     if output is not None:
-        tokens = _per_model_tokens(out, prefix, requests, None)
-        cost = _cost_record(tokens, prices)
         write_parquet(out, output, job=job, prefix=prefix, provenance={"cost": cost})
     if show_summary:
         _show(summary)
@@ -418,6 +418,14 @@ def summarize(
     >>> s.select("rows", "unique_requests", "input_tokens", "cost_usd").row(0)
     (3, 2, 150, 1.575e-05)
     """
+    tokens = _per_model_tokens(out, prefix, requests, model)
+    return _summary_frame(out, prefix, tokens, _cost_record(tokens, prices))
+
+
+def _summary_frame(
+    out: pl.DataFrame, prefix: str, tokens: pl.DataFrame, cost: dict[str, Any]
+) -> pl.DataFrame:
+    """:func:`summarize`'s row, from the tokens per model and their cost."""
     status = pl.col(f"{prefix}result_status")
     counts = out.select(
         pl.len().alias("rows"),
@@ -427,8 +435,6 @@ def summarize(
         status.is_in(["missing", "expired", "canceled"]).sum().alias("missing_or_expired"),
         _parsed_expr(out, prefix).alias("parsed"),
     )
-    tokens = _per_model_tokens(out, prefix, requests, model)
-    cost = _cost_record(tokens, prices)
     return counts.with_columns(
         pl.lit(int(tokens["input_tokens"].sum()), pl.Int64).alias("input_tokens"),
         pl.lit(int(tokens["output_tokens"].sum()), pl.Int64).alias("output_tokens"),
