@@ -29,6 +29,10 @@ service with inline requests (OpenRouter), and keeps each create body a modest u
 DEFAULT_MAX_BYTES = 50 * 1024 * 1024
 """Bytes of one create body (50 MiB). Peers allow 100 MB (OpenAI) to 256 MB (Anthropic); an
 inline POST that large is fragile, so we stay well under."""
+DEFAULT_MIN_POLL_INTERVAL = 2.0
+"""The shortest wait between two polls that a batch's expiry can force. A batch past its
+``expires_at`` but still running (clock skew, a slow service) is polled at this pace, not in
+a loop. ``PollSchedule(minimum=...)`` changes it."""
 DEFAULT_JOB_ROOT = ".siraya_frames"
 """Where jobs live when no ``job_dir`` is given (relative to the working directory)."""
 

@@ -37,11 +37,18 @@ import xxhash
 from siraya_frames import _config
 from siraya_frames._client import AsyncSirayaClient, SirayaClient
 from siraya_frames._collect import collect_results, retryable
-from siraya_frames._errors import JobBusyError, JobError, SirayaError
+from siraya_frames._errors import JobBusyError, JobError, JobStoreError, SirayaError
 from siraya_frames._plan import BatchPayload, unique_requests
 from siraya_frames._polling import PollSchedule, Steps, adrive, drive
 from siraya_frames._store import JobState, JobStore
-from siraya_frames._submit import next_round, plan_round, submit_steps
+from siraya_frames._submit import (
+    next_round,
+    plan_added,
+    plan_round,
+    submit_steps,
+    unplanned_requests,
+)
+from siraya_frames._task import check_same_task, task_fingerprint
 from siraya_frames._wait import cancel_steps, is_finished, poll_steps, wait_steps
 
 logger = logging.getLogger("siraya_frames")
@@ -53,6 +60,9 @@ def _job_id(ids: pl.Series, base_url: str) -> str:
     digest = xxhash.xxh3_64(base_url.encode() + b"\n")
     digest.update("\n".join(ids.to_list()).encode())
     return digest.hexdigest()
+
+
+_NO_REQUESTS = pl.DataFrame(schema={"custom_id": pl.String, "params_json": pl.String})
 
 
 def _default_job_dir(job_id: str) -> Path:
@@ -196,7 +206,9 @@ class Job:
             A :class:`SirayaClient`; by default one is made for the job's base URL with the
             key from ``SIRAYA_API_KEY``.
         """
-        return cls(path, client=client)
+        job = cls(path, client=client)
+        job._store.tidy()  # temporary files a killed run left; skipped when read-only or busy
+        return job
 
     @property
     def path(self) -> Path:
@@ -253,8 +265,15 @@ class Job:
 
     def submit_pending(self) -> Job:
         """Create the batches whose intent is recorded but whose id is not (after a crash)."""
-        self._run(lambda state: submit_steps(self._store, state, {}))
+        self._run(lambda state: submit_steps(self._store, state, self._plan_unplanned(state)))
         return self
+
+    def _plan_unplanned(self, state: JobState) -> dict[str, BatchPayload]:
+        """Plan the requests saved by a run that stopped before recording their intents."""
+        if unplanned_requests(self._store, state).is_empty():
+            return {}
+        logger.info("planning requests %s holds but never planned", self.path)
+        return plan_added(self._store, state, self._store.read_requests(), _NO_REQUESTS)
 
     def status(self, *, refresh: bool = True) -> JobStatus:
         """Poll each unfinished batch once (unless ``refresh=False``) and report progress.
@@ -267,6 +286,8 @@ class Job:
                 self._run(lambda state: poll_steps(self._store, state))
             except JobBusyError:
                 logger.info("another process is waiting on %s: showing its saved state", self.path)
+            except JobStoreError as exc:  # a read-only job directory: report what is saved
+                logger.debug("cannot update %s (%s): showing its saved state", self.path, exc)
         return _status_of(self._store, self._reload())
 
     def wait(
@@ -289,8 +310,13 @@ class Job:
         bar = _Progress(progress, self._state.n_requests, "siraya batch")
         deadline = time.time() + timeout if timeout is not None else None
         schedule = schedule or PollSchedule()
+
+        def steps(state: JobState) -> Steps:
+            self._plan_unplanned(state)
+            return wait_steps(self._store, state, schedule, bar, deadline)
+
         try:
-            self._run(lambda state: wait_steps(self._store, state, schedule, bar, deadline))
+            self._run(steps)
         except KeyboardInterrupt:
             logger.info("stopped waiting. %s", _resume_hint(self.path))
             print(f"\nStopped waiting; the batches keep running. {_resume_hint(self.path)}")
@@ -314,6 +340,7 @@ class Job:
         try:
             with self._store.lock():
                 state = self._reload()
+                self._plan_unplanned(state)
                 steps = wait_steps(self._store, state, schedule or PollSchedule(), bar, deadline)
                 await adrive(steps, client)
         except SirayaError as exc:
@@ -375,10 +402,7 @@ class Job:
             held = self._store.read_requests()
             new = requests.join(held.select("custom_id"), on="custom_id", how="anti")
             added = new.height
-            if added:
-                self._store.write_requests(pl.concat([held, new]))
-                state.n_requests += added
-            return self._round_steps(state, new)
+            return submit_steps(self._store, state, plan_added(self._store, state, held, new))
 
         self._run(make_steps)
         return added
@@ -399,17 +423,20 @@ def _new_job(
     limits: tuple[int, int],
     provenance: dict[str, Any],
 ) -> dict[str, BatchPayload]:
-    """Save a new job's requests and first round of intents; return the bodies by key."""
+    """Save a new job's requests and first round of intents; return the bodies by key.
+
+    The round is planned before anything is written, and ``job.json`` is written last: a
+    job cut short before that is started afresh by the same call.
+    """
     state = JobState(
         job_id=job_id,
         base_url=base_url,
         max_requests=limits[0],
         max_bytes=limits[1],
-        n_requests=unique.height,
         provenance=provenance,
+        task_fingerprint=task_fingerprint(provenance),
     )
-    store.write_requests(unique)
-    return plan_round(store, state, unique, 0)
+    return plan_added(store, state, unique.clear(), unique)
 
 
 def submit(
@@ -451,13 +478,15 @@ def submit(
             limits = (max_requests, max_bytes)
             bodies = _new_job(store, unique, job_id, client.base_url, limits, provenance or {})
     if existed:
-        return _reattach(store, unique, client)
+        return _reattach(store, unique, client, provenance or {})
     job = Job(store.path, client=client)
     job._run(lambda state: submit_steps(store, state, bodies))
     return job
 
 
-def _reattach(store: JobStore, unique: pl.DataFrame, client: SirayaClient) -> Job:
+def _reattach(
+    store: JobStore, unique: pl.DataFrame, client: SirayaClient, provenance: dict[str, Any]
+) -> Job:
     job = Job(store.path, client=client)
     if job._state.base_url != client.base_url:
         raise JobError(
@@ -465,6 +494,7 @@ def _reattach(store: JobStore, unique: pl.DataFrame, client: SirayaClient) -> Jo
             f"client points at {client.base_url}; pass a client for that service, or another "
             "job_dir"
         )
+    check_same_task(store.path, job._state, provenance)
     logger.info("re-attaching to the job in %s", store.path)
     job.submit_pending()
     added = job.add_requests(unique)

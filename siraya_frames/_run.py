@@ -207,7 +207,9 @@ def run(
     requests = requests.collect() if isinstance(requests, pl.LazyFrame) else requests
     if max_cost_usd is not None:
         _check_budget(requests, max_cost_usd, prices, max_requests, max_bytes)
-    provenance = _provenance(prompt, template, model, labels, abstain, norm_schema, params)
+    request_params = {"max_tokens": max_tokens, "system": system, "messages": messages, **params}
+    request_params = {k: v for k, v in request_params.items() if v is not None}
+    provenance = _provenance(prompt, template, model, labels, abstain, norm_schema, request_params)
     job = submit(
         requests,
         client=client,

@@ -205,3 +205,31 @@ def test_a_run_where_no_answer_gives_a_label_says_so(tmp_path):
     with pytest.warns(sf.ResultsWarning, match="2 rows succeeded but no answer gave a label"):
         out, _ = _run(df, tmp_path, prompt="ANSWER={answer}", labels=LABELS)
     assert out["label"].null_count() == 2
+
+
+def test_another_task_in_the_same_job_dir_is_refused_but_more_rows_are_welcome(tmp_path):
+    df = pl.DataFrame({"answer": ["positive", "negative"]})
+    more = pl.DataFrame({"answer": ["positive", "negative", "neutral"]})
+    with Emulator(responder=scripted) as emu, sf.SirayaClient("k", emu.base_url) as client:
+
+        def run(frame, **kw):
+            args = {"prompt": "ANSWER={answer}", "labels": LABELS, "max_tokens": 50,
+                    "model": "openai/gpt-4o-mini-batch", **kw}  # fmt: skip
+            return sf.run(frame, client=client, job_dir=tmp_path / "job", progress=False,
+                          show_summary=False, **args)  # fmt: skip
+
+        assert run(df)["label"].to_list() == ["positive", "negative"]
+        assert run(more)["label"].to_list() == ["positive", "negative", "neutral"]
+        for other, differs in [
+            ({"prompt": "Say ANSWER={answer}"}, "prompt_template 'ANSWER={answer}' vs 'Say"),
+            ({"model": "openai/gpt-4o-batch"}, "model 'openai/gpt-4o-mini-batch' vs 'openai/"),
+            ({"labels": ["positive", "negative"]}, "labels ["),
+            ({"max_tokens": 60}, "params {'max_tokens': 50} vs {'max_tokens': 60}"),
+            ({"system": "Be brief."}, "'system': 'Be brief.'"),
+        ]:
+            with pytest.raises(sf.errors.JobMismatchError) as caught:
+                run(more, **other)
+            message = str(caught.value)
+            assert differs in message, message
+            assert str(tmp_path / "job") in message and "another job_dir" in message
+        assert emu.stats()["batches"] == 2  # nothing was sent for the refused runs
