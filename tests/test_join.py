@@ -36,10 +36,12 @@ def requests() -> pl.DataFrame:
 def results() -> pl.DataFrame:
     """Normalised results, in another order than the requests, as a batch returns them."""
     rows = [
-        ("id-awful", "errored", None, None, None, None, None, "overloaded_error", "Overloaded"),
-        ("id-great", "succeeded", "positive", "end_turn", "m", 10, 1, None, None),
-    ]
-    return pl.DataFrame(rows, schema=RESULT_SCHEMA, orient="row")
+        {"custom_id": "id-awful", "result_status": "errored", "error_type": "overloaded_error",
+         "error_message": "Overloaded"},
+        {"custom_id": "id-great", "result_status": "succeeded", "response_text": "positive",
+         "stop_reason": "end_turn", "model": "m", "input_tokens": 10, "output_tokens": 1},
+    ]  # fmt: skip
+    return pl.DataFrame(rows, schema=RESULT_SCHEMA)
 
 
 def test_rows_keep_their_order_and_height_and_get_their_answers(
@@ -48,7 +50,9 @@ def test_rows_keep_their_order_and_height_and_get_their_answers(
     joined = join_results(requests, results)
     assert joined.columns == ["review", "stars", "custom_id", *ANSWERS]
     assert joined.select("review", "stars", "custom_id").equals(requests.drop("params"))
-    assert joined.select(ANSWERS).rows() == [
+    shown = ["response_text", "result_status", "stop_reason", "input_tokens", "output_tokens",
+             "error_type", "error_message", "batch_id"]  # fmt: skip
+    assert joined.select(shown).rows() == [
         ("positive", "succeeded", "end_turn", 10, 1, None, None, None),
         (None, "errored", None, None, None, "overloaded_error", "Overloaded", None),
         ("positive", "succeeded", "end_turn", 10, 1, None, None, None),

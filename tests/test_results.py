@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from siraya_frames import _results
+from siraya_frames import _jsonl_reader, _results
 from siraya_frames._errors import InputError, UnexpectedResponseError
 from siraya_frames._results import RESULT_SCHEMA, ResultsWarning, read_results
 
@@ -114,10 +114,13 @@ DOCUMENTED_LINES = [
 ]
 NULLS = {
     "response_text": None,
+    "tool_calls": None,
     "stop_reason": None,
     "model": None,
     "input_tokens": None,
     "output_tokens": None,
+    "cache_read_input_tokens": None,
+    "cache_creation_input_tokens": None,
     "error_type": None,
     "error_message": None,
 }
@@ -183,7 +186,7 @@ EXPECTED = {
 @contextmanager
 def fast_reader_for_every_line():
     """Send even the smallest runs of lines through pyarrow (normally Python reads them)."""
-    with mock.patch.object(_results, "_LEAF_LINES", 0):
+    with mock.patch.object(_jsonl_reader, "_LEAF_LINES", 0):
         yield
 
 
@@ -191,9 +194,9 @@ def fast_reader_for_every_line():
 def tiny_pieces():
     """Cut the input into pieces of a line or two, read by parallel threads."""
     with (
-        mock.patch.object(_results, "_PIECE_BYTES", 64),
-        mock.patch.object(_results, "_MIN_PIECE_BYTES", 1),
-        mock.patch.object(_results, "_LEAF_LINES", 0),
+        mock.patch.object(_jsonl_reader, "_PIECE_BYTES", 64),
+        mock.patch.object(_jsonl_reader, "_MIN_PIECE_BYTES", 1),
+        mock.patch.object(_jsonl_reader, "_LEAF_LINES", 0),
     ):
         yield
 
@@ -589,14 +592,14 @@ def test_one_bad_line_among_many_leaves_the_others_on_the_fast_path() -> None:
     ]
     lines[1234] = '{"custom_id": "id1234", "result": {"type": 5}}'  # another type: pyarrow fails
     lines[77] = '{"custom_id": "id77", "result": {"type": "expired"}} trailing'
-    with mock.patch.object(_results, "_normalise_line", wraps=_results._normalise_line) as slow:
+    with mock.patch.object(_jsonl_reader, "normalise_line", wraps=_jsonl_reader.normalise_line) as slow:
         frame = read_results("\n".join(lines))
     assert frame.height == 2000
     assert frame["custom_id"].to_list() == [f"id{i}" for i in range(2000)]
     assert by_id(frame)["id1234"]["error_type"] == "unrecognized_result"
     assert by_id(frame)["id77"]["error_type"] == "invalid_json"
     # Python reads the one non-object line, and a small run around the other one.
-    assert slow.call_count <= 1 + _results._SPLIT_INTO * _results._LEAF_LINES
+    assert slow.call_count <= 1 + _jsonl_reader._SPLIT_INTO * _jsonl_reader._LEAF_LINES
 
 
 def test_pieces_read_in_parallel_keep_line_numbers_and_order() -> None:
@@ -617,7 +620,7 @@ def test_pieces_read_in_parallel_keep_line_numbers_and_order() -> None:
 def test_the_64_bit_line_cutter_agrees_with_the_polars_one(data: bytes) -> None:
     """Pieces over 4 GiB are cut with pyarrow's 64-bit indices instead of Polars'."""
     u8 = pa.Array.from_buffers(pa.uint8(), len(data), [None, pa.py_buffer(data)])
-    polars_cut, arrow_cut = _results._cut_polars(u8), _results._cut_arrow(u8)
+    polars_cut, arrow_cut = _jsonl_reader._cut_polars(u8), _jsonl_reader._cut_arrow(u8)
     assert [s.cast(pl.Int64).to_list() for s in polars_cut] == [
         s.cast(pl.Int64).to_list() for s in arrow_cut
     ]
