@@ -592,7 +592,8 @@ def test_one_bad_line_among_many_leaves_the_others_on_the_fast_path() -> None:
     ]
     lines[1234] = '{"custom_id": "id1234", "result": {"type": 5}}'  # another type: pyarrow fails
     lines[77] = '{"custom_id": "id77", "result": {"type": "expired"}} trailing'
-    with mock.patch.object(_jsonl_reader, "normalise_line", wraps=_jsonl_reader.normalise_line) as slow:
+    spy = mock.patch.object(_jsonl_reader, "normalise_line", wraps=_jsonl_reader.normalise_line)
+    with spy as slow:
         frame = read_results("\n".join(lines))
     assert frame.height == 2000
     assert frame["custom_id"].to_list() == [f"id{i}" for i in range(2000)]
