@@ -263,3 +263,21 @@ def test_order_height_fan_out_and_statuses(ids: list[str | None], answered: dict
             assert (status, text) == (answered[custom_id], f"answer {custom_id}")
         else:
             assert (status, text) == ("missing", None)
+
+
+def test_tool_calls_and_cache_tokens_flow_through_to_the_joined_rows() -> None:
+    tool = {"type": "tool_use", "id": "toolu_1", "name": "label", "input": {"label": "pos"}}
+    usage = {"input_tokens": 7, "output_tokens": 3, "cache_read_input_tokens": 900,
+             "cache_creation_input_tokens": 50}  # fmt: skip
+    message = {"model": "m", "stop_reason": "tool_use", "content": [tool], "usage": usage}
+    line = {"custom_id": "id-great", "result": {"type": "succeeded", "message": message}}
+    requests = pl.DataFrame({"review": ["great", "fine"], "custom_id": ["id-great", "id-fine"]})
+    joined = join_results(requests, read_results([line]), prefix="llm_")
+    got = joined.select(
+        "llm_tool_calls", "llm_cache_read_input_tokens", "llm_cache_creation_input_tokens"
+    ).rows()
+    assert got == [('[{"name":"label","input":{"label":"pos"},"id":"toolu_1"}]', 900, 50),
+                   (None, None, None)]  # fmt: skip
+    assert ANSWERS[:2] == ["response_text", "tool_calls"]
+    assert ANSWERS[4:8] == ["input_tokens", "output_tokens", "cache_read_input_tokens",
+                            "cache_creation_input_tokens"]  # fmt: skip
