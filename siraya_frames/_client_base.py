@@ -110,7 +110,10 @@ class _Base:
             body, input_file_id=input_file_id, metadata=metadata or {}
         )
         url = self.wire.create_url(self.base_url)
-        return HttpCall("POST", url, body=wire_body, idempotency_key=idempotency_key)
+        honoured = self.wire.honours_idempotency_key
+        return HttpCall(
+            "POST", url, body=wire_body, idempotency_key=idempotency_key, key_honoured=honoured
+        )
 
     def _get_call(self, batch_id: str, sink: str | os.PathLike[str] | None) -> HttpCall:
         url = self.wire.batch_url(self.base_url, batch_id)

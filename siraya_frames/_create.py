@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+from siraya_frames._errors import APIConnectionError, ServerError
 from siraya_frames._polling import Call, Steps
 from siraya_frames._protocols import get_protocol
 from siraya_frames._protocols._base import METADATA_KEY
@@ -93,4 +94,12 @@ def create_steps(
         body = payload()
     rec.create_sent_at = utc_now()
     store.save(state)
-    return (yield Call("create_batch", (body,), kwargs))
+    try:
+        return (yield Call("create_batch", (body,), kwargs))
+    except (APIConnectionError, ServerError):
+        if not wire.finds_lost_creates:
+            raise
+        found = yield from find_steps(rec)  # the answer was lost: was the batch made?
+        if found is None:
+            raise
+        return found

@@ -173,11 +173,15 @@ class HttpCall:
     """True for a results-file download: the body is saved as it is."""
     content_type: str = "application/json"
     kind: str = "batch"
-    """What the answer is: ``batch`` (a batch object), ``list``, ``file`` or ``raw``."""
+    """What the answer is: ``batch`` (a batch object), ``list`` or ``file``."""
+    key_honoured: bool = True
+    """False where the service ignores ``Idempotency-Key``: then a POST whose outcome is
+    uncertain is not retried (the lifecycle looks for the batch instead)."""
 
     @property
     def idempotent(self) -> bool:
-        return self.method == "GET" or self.idempotency_key is not None or "/cancel" in self.url
+        keyed = self.idempotency_key is not None and self.key_honoured
+        return self.method == "GET" or keyed or "/cancel" in self.url
 
 
 def headers_for(call: HttpCall, auth: dict[str, str]) -> dict[str, str]:

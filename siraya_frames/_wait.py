@@ -146,7 +146,9 @@ def _eta(seen: dict[str, tuple[float, int]], state: JobState, now: float) -> flo
 
 
 _ENDED = re.compile(
-    r"already (been )?(ended|completed|finished|cancell?ed|expired|failed)|has ended", re.I
+    r"already (been )?(ended|completed|finished|cancell?ed|expired|failed)|has ended"
+    r"|cannot cancel a batch with status '?(completed|failed|expired|cancell?ed)",
+    re.I,
 )
 
 

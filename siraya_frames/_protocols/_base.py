@@ -97,6 +97,8 @@ class WireProtocol:
     """True when the requests are uploaded as a file before the create."""
     finds_lost_creates: ClassVar[bool] = False
     """True when the list endpoint can find a batch whose create answer was lost."""
+    honours_idempotency_key: ClassVar[bool] = False
+    """True when a create resent with the same ``Idempotency-Key`` returns the first batch."""
     batches_path: ClassVar[str] = "/batches"
 
     # ---- endpoints

@@ -15,7 +15,7 @@ Examples
 ...     "output_file_id": "file-out", "error_file_id": "file-err", "expires_at": 1700000000,
 ...     "input_file_id": "file-in", "metadata": {"siraya_frames_key": "k"}}, batch_id=None)
 >>> state.status.value, state.total, state.done, state.failed, state.result_urls
-('completed', 3, 3, 1, ('/files/file-out/content', '/files/file-err/content'))
+('completed', 3, 3, 1, ('files/file-out/content', 'files/file-err/content'))
 """
 
 from __future__ import annotations
@@ -102,7 +102,7 @@ class OpenAIProtocol(WireProtocol):
         done = (completed or 0) + (failed or 0) if counts else None
         files = [obj.get(k) for k in ("output_file_id", "error_file_id")]
         urls = tuple(
-            f"/files/{quote(f, safe='')}/content" for f in files if isinstance(f, str) and f
+            f"files/{quote(f, safe='')}/content" for f in files if isinstance(f, str) and f
         )
         status = _STATUS.get(raw, BatchStatus.UNKNOWN)
         metadata = obj.get("metadata")

@@ -30,6 +30,7 @@ class SirayaProtocol(WireProtocol):
     env_base_url: ClassVar[str] = _config.ENV_BASE_URL
     max_requests: ClassVar[int] = _config.DEFAULT_MAX_REQUESTS
     max_bytes: ClassVar[int] = _config.DEFAULT_MAX_BYTES
+    honours_idempotency_key: ClassVar[bool] = True
 
     def parse_batch(self, obj: dict[str, Any], *, batch_id: str | None) -> BatchState:
         return parse_batch_object(obj, batch_id=batch_id)
