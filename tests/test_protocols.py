@@ -16,7 +16,7 @@ from siraya_frames._client import AsyncSirayaClient, SirayaClient
 from siraya_frames._http import RetryPolicy
 from siraya_frames._plan import unique_requests
 from siraya_frames._polling import drive
-from siraya_frames._protocols._chat import _python_line, chat_lines
+from siraya_frames._protocols._chat import _fast_exprs, _python_line, chat_lines
 from siraya_frames._store import JobStore
 
 NO_WAIT = RetryPolicy(max_attempts=2, sleep=lambda s: None)
@@ -267,15 +267,43 @@ def test_chat_translation_of_tools_tool_choice_and_blocks():
 
 
 def test_polars_path_gives_the_python_bytes():
-    df = pl.DataFrame({"q": ['a "quoted" é', "b\nnew line", "c"], "t": [0.1, None, 1.0]})
+    df = pl.DataFrame(
+        {
+            "q": ['a "quoted" é \\ \\"', "b\nnew line\t👋", "c"],
+            "t": [0.1, None, 1.0],
+            "s": ["sys", None, 'say "x"'],
+        }
+    )
     reqs = sf.build_requests(
-        df, prompt="{q}", model="m", max_tokens=3, system="sys {q}", temperature=pl.col("t")
+        df,
+        prompt="{q}",
+        model="m",
+        max_tokens=3,
+        system=pl.col("s"),
+        temperature=pl.col("t"),
+        stop_sequences=["a", '"b"', "c", "d"],
+        top_p=0.5,
     )
     unique = unique_requests(reqs)
+    line, ok = _fast_exprs()
+    assert unique.select(ok).to_series().all()  # every row goes the Polars way
     fast = chat_lines(unique).to_list()
     slow = [_python_line(i, p) for i, p in unique.iter_rows()]
-    assert [json.loads(x) for x in fast] == [json.loads(x) for x in slow]
     assert fast == slow
+    assert json.loads(fast[1])["body"]["messages"] == [
+        {"role": "user", "content": "b\nnew line\t👋"}
+    ]
+    assert json.loads(fast[0])["body"]["messages"][0] == {"role": "system", "content": "sys"}
+
+
+def test_an_unknown_parameter_or_five_stops_go_the_python_way_and_are_refused():
+    base = '{"model":"m","max_tokens":3,"messages":[{"role":"user","content":"x"}]'
+    unknown = pl.DataFrame({"custom_id": ["u"], "params_json": [base + ',"service_tier":"auto"}']})
+    with pytest.raises(errors.ParameterError, match="'service_tier' of request 'u'"):
+        chat_lines(unknown)
+    stops = base + ',"stop_sequences":["1","2","3","4","5"]}'
+    with pytest.raises(errors.ParameterError, match="at most 4"):
+        chat_lines(pl.DataFrame({"custom_id": ["s"], "params_json": [stops]}))
 
 
 # ---------------------------------------------------------------------- resume safety (openai)

@@ -42,7 +42,7 @@ from typing import Any
 
 import polars as pl
 
-from siraya_frames._build import _json_expr, select_in_parallel
+from siraya_frames._build import encode_params, select_in_parallel
 from siraya_frames._errors import ParameterError
 
 __all__ = ["CHAT_URL", "chat_body", "chat_lines"]
@@ -56,21 +56,34 @@ _NO_EQUIVALENT = {
     "top_k": "drop top_k (Chat Completions has no top-k sampling)",
     "thinking": "drop thinking, or use a reasoning model with reasoning_effort on that service",
 }
-_SLOW_MARKERS = ['"tools":', '"tool_choice":', '"content":[', '"system":[', '"metadata":']
-"""Rows whose JSON holds one of these go the Python way (tools, content blocks, metadata)."""
-_FAST_DTYPE = pl.Struct(
-    {
-        "model": pl.String,
-        "max_tokens": pl.Int64,
-        "messages": pl.List(pl.Struct({"role": pl.String, "content": pl.String})),
-        "stop_sequences": pl.List(pl.String),
-        "system": pl.String,
-        "temperature": pl.Float64,
-        "top_k": pl.Int64,
-        "top_p": pl.Float64,
-    }
-)
-"""The plain params the Polars path translates, in the canonical key order."""
+_SLOW_MARKERS = [
+    '"tools":',
+    '"tool_choice":',
+    '"metadata":',
+    '"top_k":',
+    '"thinking":',
+    '"content":[',
+    '"content":{',
+    '"system":[',
+    '"system":{',
+    '"messages":[]',
+]
+"""Rows whose JSON holds one of these go the Python way (tools, blocks, metadata, errors)."""
+_FAST_KEYS = [
+    '"model":',
+    '"max_tokens":',
+    '"messages":',
+    '"role":',
+    '"content":',
+    '"stop_sequences":',
+    '"system":',
+    '"temperature":',
+    '"top_p":',
+]
+"""The only keys of a row the Polars path translates: as quoted tokens, colon included."""
+_STRING = r'"(?:[^"\\]|\\.)*"'
+_KEY_END = r'(?:^|[^\\])(?:\\\\)*":'
+"""An unescaped quote followed by a colon: the end of a key (never inside a JSON string)."""
 
 
 def _fail(name: str, custom_id: str, fix: str) -> ParameterError:
@@ -137,26 +150,39 @@ def chat_body(params: dict[str, Any], *, custom_id: str) -> dict[str, Any]:
     unknown = sorted(set(params) - _KNOWN - set(_PASS) - set(_NO_EQUIVALENT))
     if unknown:
         raise _fail(unknown[0], custom_id, f"remove {unknown[0]!r}")
-    messages = [{**m, "content": _content(m.get("content"), custom_id)} for m in params["messages"]]
+    body: dict[str, Any] = {}
+    for name, value in params.items():  # the keys keep their order (as the Polars path)
+        if value is None or name == "system":
+            continue
+        translate = _TRANSLATE.get(name)
+        if translate is None:
+            body[name] = value
+        else:
+            key, translated = translate(value, params, custom_id)
+            body[key] = translated
+    return body
+
+
+def _messages(value: Any, params: dict[str, Any], custom_id: str) -> tuple[str, Any]:
+    messages = [{**m, "content": _content(m.get("content"), custom_id)} for m in value]
     if params.get("system") is not None:
         messages.insert(0, {"role": "system", "content": _content(params["system"], custom_id)})
-    body: dict[str, Any] = {"model": params["model"], "messages": messages}
-    body["max_completion_tokens"] = params["max_tokens"]
-    if params.get("metadata") is not None:
-        body["metadata"] = params["metadata"]
-    stop = params.get("stop_sequences")
-    if stop is not None:
-        if len(stop) > MAX_STOP:
-            raise _fail("stop_sequences", custom_id, f"keep at most {MAX_STOP} stop sequences")
-        body["stop"] = stop
-    for name in ("temperature", "top_p"):
-        if params.get(name) is not None:
-            body[name] = params[name]
-    if params.get("tool_choice") is not None:
-        body["tool_choice"] = _tool_choice(params["tool_choice"], custom_id)
-    if params.get("tools") is not None:
-        body["tools"] = [_tool(t, custom_id) for t in params["tools"]]
-    return body
+    return "messages", messages
+
+
+def _stop(value: Any, params: dict[str, Any], custom_id: str) -> tuple[str, Any]:
+    if len(value) > MAX_STOP:
+        raise _fail("stop_sequences", custom_id, f"keep at most {MAX_STOP} stop sequences")
+    return "stop", value
+
+
+_TRANSLATE = {
+    "messages": _messages,
+    "max_tokens": lambda value, params, custom_id: ("max_completion_tokens", value),
+    "stop_sequences": _stop,
+    "tool_choice": lambda value, params, custom_id: ("tool_choice", _tool_choice(value, custom_id)),
+    "tools": lambda value, params, custom_id: ("tools", [_tool(t, custom_id) for t in value]),
+}
 
 
 def _python_line(custom_id: str, params_json: str) -> str:
@@ -166,48 +192,30 @@ def _python_line(custom_id: str, params_json: str) -> str:
 
 
 def _fast_exprs() -> tuple[pl.Expr, pl.Expr]:
-    """(the line of a plain row, whether the fast path reproduces that row exactly)."""
-    p = pl.col("params_json").str.json_decode(_FAST_DTYPE)
-    field = p.struct.field
-    # Re-encoded in the canonical key order of _build.FIELD_ORDER, a row must come back
-    # byte for byte: else it held something the fast path would drop, and goes the slow way.
-    keys = list(_FAST_DTYPE.to_schema())
-    exact = _json_expr(pl.struct(*[field(n) for n in keys]), keys, keys[1:])
-    system = pl.struct(pl.lit("system").alias("role"), field("system").alias("content"))
-    messages = (
-        pl.when(field("system").is_not_null())
-        .then(pl.concat_list(system, field("messages")))
-        .otherwise(field("messages"))
-    )
-    out = ["model", "messages", "max_completion_tokens", "stop", "temperature", "top_p"]
-    body = pl.struct(
-        field("model"),
-        messages.alias("messages"),
-        field("max_tokens").alias("max_completion_tokens"),
-        field("stop_sequences").alias("stop"),
-        field("temperature"),
-        field("top_p"),
-    )
-    line = pl.concat_str(
-        pl.lit('{"custom_id":"'),
-        "custom_id",
-        pl.lit(_LINE_HEAD),
-        _json_expr(body, out, out[3:]),
-        pl.lit("}"),
-    )
-    ok = (
-        (exact == pl.col("params_json"))
-        & field("top_k").is_null()
-        & (field("stop_sequences").list.len().fill_null(0) <= MAX_STOP)
-    )
-    return line, ok
+    """(the line of a plain row, whether the Polars path may translate it).
 
-
-def _slow_rows(unique: pl.DataFrame) -> pl.Series:
-    """True for rows the Polars path must not translate (they go the Python way)."""
+    A plain row is canonical JSON (``_build.FIELD_ORDER``) whose keys are all in
+    ``_FAST_KEYS``: quotes inside its strings are escaped, so each key token is found only
+    where it is a key, and the translation is three renames and one move done on the text,
+    no decode. The result is the bytes :func:`chat_body` gives (the keys keep their order).
+    """
     text = pl.col("params_json")
+    system = text.str.extract(f',"system":({_STRING})', 1)
+    renamed = text.str.replace('"max_tokens":', '"max_completion_tokens":', literal=True)
+    renamed = renamed.str.replace('"stop_sequences":', '"stop":', literal=True)
+    head = '"messages":['
+    moved = pl.concat_str(pl.lit(head + '{"role":"system","content":'), system, pl.lit("},"))
+    without = renamed.str.replace(f',"system":{_STRING}', "")
+    body = pl.when(system.is_not_null()).then(without.str.replace(head, moved, literal=True))
+    body = body.otherwise(renamed)
+    line = pl.concat_str(
+        pl.lit('{"custom_id":"'), "custom_id", pl.lit(_LINE_HEAD), body, pl.lit("}")
+    )
+    stops = text.str.extract(f'"stop_sequences":(\\[(?:{_STRING},?)*\\])', 1)
+    n_stops = stops.str.count_matches(_STRING).fill_null(0)
     marked = pl.any_horizontal(text.str.contains(m, literal=True) for m in _SLOW_MARKERS)
-    return unique.select(marked).to_series()
+    unknown = text.str.replace_many(_FAST_KEYS, [""] * len(_FAST_KEYS)).str.contains(_KEY_END)
+    return line, ~marked & ~unknown & (n_stops <= MAX_STOP)
 
 
 def chat_lines(unique: pl.DataFrame) -> pl.Series:
@@ -219,20 +227,13 @@ def chat_lines(unique: pl.DataFrame) -> pl.Series:
         For the first request with a parameter that has no Chat Completions equivalent.
     """
     if "params_json" not in unique.columns:
-        from siraya_frames._build import encode_params
-
         unique = unique.with_columns(encode_params(unique["params"]).alias("params_json"))
-    unique = unique.select("custom_id", "params_json")
-    slow = _slow_rows(unique)
-    fast = unique.filter(~slow)
     line, ok = _fast_exprs()
-    done = select_in_parallel(fast, line.alias("line"), ok.alias("ok"))
-    lines = pl.Series("line", [None] * unique.height, pl.String)
-    fast_index = slow.not_().arg_true()
-    lines = lines.scatter(fast_index.filter(done["ok"]), done["line"].filter(done["ok"]))
-    rest = lines.is_null().arg_true()
+    done = select_in_parallel(unique, line.alias("line"), ok.alias("ok"))
+    lines = done["line"].set(~done["ok"], None) if not done["ok"].all() else done["line"]
+    rest = (~done["ok"]).arg_true()
     if rest.len():
         ids, texts = unique["custom_id"].gather(rest), unique["params_json"].gather(rest)
         python = [_python_line(i, t) for i, t in zip(ids, texts, strict=True)]
         lines = lines.scatter(rest, pl.Series(python, dtype=pl.String))
-    return lines
+    return lines.rename("line")
