@@ -21,12 +21,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from bench_build import MAX_TOKENS, MODEL, PROMPT, SYSTEM, make_frame  # noqa: E402
+from bench_build import MAX_TOKENS, MODEL, PROMPT, SYSTEM, make_frame
 
-from siraya_frames._build import build_requests  # noqa: E402
-from siraya_frames._plan import plan_batches, unique_requests  # noqa: E402
-from siraya_frames._protocols import get_protocol  # noqa: E402
-from siraya_frames._protocols._chat import _python_line  # noqa: E402
+from siraya_frames._build import build_requests
+from siraya_frames._plan import plan_batches, unique_requests
+from siraya_frames._protocols import get_protocol
+from siraya_frames._protocols._chat import _python_line
 
 
 def main() -> None:
