@@ -285,7 +285,7 @@ def test_polars_path_gives_the_python_bytes():
         top_p=0.5,
     )
     unique = unique_requests(reqs)
-    line, ok = _fast_exprs()
+    _line, ok = _fast_exprs()
     assert unique.select(ok).to_series().all()  # every row goes the Polars way
     fast = chat_lines(unique).to_list()
     slow = [_python_line(i, p) for i, p in unique.iter_rows()]
