@@ -475,3 +475,23 @@ def test_siraya_relative_result_url_is_resolved_and_fetched_with_the_key(tmp_pat
     out = run(frame(), client, tmp_path)
     assert out["response_text"].to_list() == ["ok"] * 3
     assert seen[-1] == ("/v1/files/r", f"Bearer {KEY}")
+
+
+def test_openai_resume_with_the_async_client_creates_once(tmp_path):
+    import asyncio
+
+    fake = FakeOpenAI()
+    fake.fault = _kill_on("create")
+    with pytest.raises(Killed):
+        _submit(fake, tmp_path)
+    fake.fault = None
+    aclient = AsyncSirayaClient(
+        KEY, "https://api.openai.test/v1", protocol="openai", transport=fake.transport()
+    )
+    job = sf.Job.open(tmp_path / "job", client=client_for(fake, "openai"))
+    asyncio.run(job.wait_async(aclient, progress=False))
+    assert job.results()["response_text"].to_list() == ["GOOD", "BAD"]
+    assert len(fake.batches) == 1 and len(fake.uploads()) == 1
+    other = AsyncSirayaClient(KEY, "https://x.test/v1", protocol="anthropic")
+    with pytest.raises(errors.JobError, match="speaks protocol 'openai'"):
+        asyncio.run(job.wait_async(other, progress=False))
