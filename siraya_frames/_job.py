@@ -192,6 +192,7 @@ class Job:
     def __init__(self, path: str | os.PathLike[str], *, client: Any = None) -> None:
         self._store = JobStore(path)
         self._state = self._store.load()
+        _check_protocol(self._store, self._state, client)
         self._client = client
 
     @classmethod
@@ -203,12 +204,18 @@ class Job:
         path
             The job directory.
         client
-            A :class:`SirayaClient`; by default one is made for the job's base URL with the
-            key from ``SIRAYA_API_KEY``.
+            A :class:`SirayaClient` of the job's protocol; by default one is made for the
+            job's protocol and base URL, with the key from that protocol's variable
+            (``SIRAYA_API_KEY``, ``ANTHROPIC_API_KEY`` or ``OPENAI_API_KEY``).
         """
         job = cls(path, client=client)
         job._store.tidy()  # temporary files a killed run left; skipped when read-only or busy
         return job
+
+    @property
+    def protocol(self) -> str:
+        """The wire protocol the job speaks: ``siraya``, ``anthropic`` or ``openai``."""
+        return self._state.protocol
 
     @property
     def path(self) -> Path:
@@ -245,7 +252,9 @@ class Job:
 
     def _sync_client(self) -> SirayaClient:
         if self._client is None:
-            self._client = SirayaClient(base_url=self._state.base_url)
+            self._client = SirayaClient(
+                base_url=self._state.base_url, protocol=self._state.protocol
+            )
         return self._client
 
     def _run(self, make_steps: Callable[[JobState], Steps]) -> Any:
@@ -334,7 +343,10 @@ class Job:
         schedule: PollSchedule | None = None,
     ) -> Job:
         """The awaitable :meth:`wait`, with an :class:`AsyncSirayaClient`."""
-        client = client or AsyncSirayaClient(base_url=self._state.base_url)
+        _check_protocol(self._store, self._state, client)
+        client = client or AsyncSirayaClient(
+            base_url=self._state.base_url, protocol=self._state.protocol
+        )
         bar = _Progress(progress, self._state.n_requests, "siraya batch")
         deadline = time.time() + timeout if timeout is not None else None
         try:
@@ -415,12 +427,23 @@ class Job:
         return submit_steps(self._store, state, bodies)
 
 
+def _check_protocol(store: JobStore, state: JobState, client: Any) -> None:
+    """Refuse a client that speaks another protocol than the job's."""
+    theirs = getattr(client, "protocol", None)
+    if client is not None and isinstance(theirs, str) and theirs != state.protocol:
+        raise JobError(
+            f"the job in {str(store.path)!r} speaks protocol {state.protocol!r}, but the client "
+            f"speaks {theirs!r}; pass a client made with protocol={state.protocol!r} (or "
+            "none: Job.open makes one), or use another job_dir"
+        )
+
+
 def _new_job(
     store: JobStore,
     unique: pl.DataFrame,
     job_id: str,
-    base_url: str,
-    limits: tuple[int, int],
+    client: SirayaClient,
+    limits: tuple[int | None, int | None],
     provenance: dict[str, Any],
 ) -> dict[str, BatchPayload]:
     """Save a new job's requests and first round of intents; return the bodies by key.
@@ -428,13 +451,15 @@ def _new_job(
     The round is planned before anything is written, and ``job.json`` is written last: a
     job cut short before that is started afresh by the same call.
     """
+    wire = client.wire
     state = JobState(
         job_id=job_id,
-        base_url=base_url,
-        max_requests=limits[0],
-        max_bytes=limits[1],
+        base_url=client.base_url,
+        max_requests=limits[0] or wire.max_requests,
+        max_bytes=limits[1] or wire.max_bytes,
         provenance=provenance,
         task_fingerprint=task_fingerprint(provenance),
+        protocol=client.protocol,
     )
     return plan_added(store, state, unique.clear(), unique)
 
@@ -444,9 +469,10 @@ def submit(
     *,
     client: SirayaClient | None = None,
     job_dir: str | os.PathLike[str] | None = None,
-    max_requests: int = _config.DEFAULT_MAX_REQUESTS,
-    max_bytes: int = _config.DEFAULT_MAX_BYTES,
+    max_requests: int | None = None,
+    max_bytes: int | None = None,
     provenance: dict[str, Any] | None = None,
+    protocol: str | None = None,
 ) -> Job:
     """Send each unique request once, split into batches, and return the :class:`Job`.
 
@@ -458,15 +484,25 @@ def submit(
     requests
         The output of :func:`build_requests` (or a frame of ``custom_id``, ``params_json``).
     client
-        A :class:`SirayaClient`; by default one from ``SIRAYA_API_KEY`` / ``SIRAYA_BASE_URL``.
+        A :class:`SirayaClient`; by default one for ``protocol``, from its environment
+        variables (``SIRAYA_API_KEY`` / ``SIRAYA_BASE_URL`` for Siraya).
     job_dir
         Where the job lives; default ``./.siraya_frames/job-<id>``.
     max_requests, max_bytes
-        Per-batch limits for the planner.
+        Per-batch limits for the planner; default: the protocol's (Siraya 5,000 requests
+        and 50 MiB; Anthropic 100,000 and 256 MB; OpenAI 50,000 and 200 MB).
     provenance
         Extra facts to record in the job and, later, in the Parquet metadata.
+    protocol
+        ``"siraya"`` (default, or ``SIRAYA_PROTOCOL``), ``"anthropic"`` or ``"openai"``, when
+        no ``client`` is passed (a client brings its own).
     """
-    client = client or SirayaClient()
+    client = client or SirayaClient(protocol=protocol)
+    if protocol is not None and client.protocol != protocol:
+        raise JobError(
+            f"submit(protocol={protocol!r}) was given a client that speaks "
+            f"{client.protocol!r}; drop one of the two"
+        )
     unique = unique_requests(requests)
     if unique.is_empty():
         raise JobError("there are no requests to submit (every row was skipped or empty)")
@@ -476,7 +512,7 @@ def submit(
         existed = store.exists()
         if not existed:
             limits = (max_requests, max_bytes)
-            bodies = _new_job(store, unique, job_id, client.base_url, limits, provenance or {})
+            bodies = _new_job(store, unique, job_id, client, limits, provenance or {})
     if existed:
         return _reattach(store, unique, client, provenance or {})
     job = Job(store.path, client=client)

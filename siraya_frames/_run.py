@@ -48,6 +48,7 @@ from siraya_frames._labels import (
     parse_labels,
 )
 from siraya_frames._parquet import write_parquet
+from siraya_frames._protocols import get_protocol
 from siraya_frames._results import ResultsWarning
 
 logger = logging.getLogger("siraya_frames")
@@ -124,10 +125,11 @@ def run(
     progress: bool = True,
     show_summary: bool = True,
     prefix: str = "",
-    max_requests: int = _config.DEFAULT_MAX_REQUESTS,
-    max_bytes: int = _config.DEFAULT_MAX_BYTES,
+    max_requests: int | None = None,
+    max_bytes: int | None = None,
     max_cost_usd: float | None = None,
     prices: Mapping[str, Mapping[str, float]] | None = None,
+    protocol: str | None = None,
     **params: Any,
 ) -> pl.DataFrame | Job:
     """Label or transform every row of ``df`` through the batch API, in one call.
@@ -153,7 +155,8 @@ def run(
     job_dir
         Where the job lives; by default derived from the requests, so a re-run re-attaches.
     client
-        A :class:`SirayaClient`; by default one from ``SIRAYA_API_KEY`` / ``SIRAYA_BASE_URL``.
+        A :class:`SirayaClient`; by default one for ``protocol`` from its environment
+        variables (``SIRAYA_API_KEY`` / ``SIRAYA_BASE_URL`` for Siraya).
     wait
         ``False`` returns the :class:`Job` right after submitting (collect later).
     timeout
@@ -166,7 +169,7 @@ def run(
     prefix
         Prefix for every added column (use it when a name clashes with yours).
     max_requests, max_bytes
-        The per-batch limits (see :func:`plan_batches`).
+        The per-batch limits (see :func:`plan_batches`); default: the protocol's.
     max_cost_usd
         A budget: before anything is sent, the run is refused with
         :class:`BudgetExceededError` when :func:`estimate` puts its cost at the batch price
@@ -174,6 +177,9 @@ def run(
         or cannot price a model.
     prices
         Price overrides, as for :func:`estimate`, for the budget and the summary.
+    protocol
+        The wire protocol when no ``client`` is passed: ``"siraya"`` (default, or
+        ``SIRAYA_PROTOCOL``), ``"anthropic"`` (Message Batches) or ``"openai"`` (Batch API).
 
     Returns
     -------
@@ -205,8 +211,10 @@ def run(
         **params,
     )
     requests = requests.collect() if isinstance(requests, pl.LazyFrame) else requests
+    wire = client.wire if client is not None else get_protocol(_config.resolve_protocol(protocol))
     if max_cost_usd is not None:
-        _check_budget(requests, max_cost_usd, prices, max_requests, max_bytes)
+        limits = (max_requests or wire.max_requests, max_bytes or wire.max_bytes)
+        _check_budget(requests, max_cost_usd, prices, *limits)
     request_params = {"max_tokens": max_tokens, "system": system, "messages": messages, **params}
     request_params = {k: v for k, v in request_params.items() if v is not None}
     provenance = _provenance(prompt, template, model, labels, abstain, norm_schema, request_params)
@@ -217,6 +225,7 @@ def run(
         max_requests=max_requests,
         max_bytes=max_bytes,
         provenance=provenance,
+        protocol=protocol,
     )
     if not wait:
         return job

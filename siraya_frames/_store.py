@@ -128,6 +128,14 @@ class BatchRecord:
     result_url: str | None = None
     result_fetches: int = 0
     error: str | None = None
+    result_urls: list[str] = field(default_factory=list)
+    """Every results file of the batch (OpenAI: output and error files), absolute URLs."""
+    input_file_id: str | None = None
+    """The uploaded request file (file-based protocols), saved once the upload answered."""
+    upload_started_at: str | None = None
+    """Set before the request file is uploaded (the upload's intent)."""
+    create_sent_at: str | None = None
+    """Set before the create is sent: a resume then looks for the batch before creating."""
 
 
 @dataclass
@@ -145,6 +153,8 @@ class JobState:
     format: str = JOB_FORMAT
     task_fingerprint: str | None = None
     """What defines the job's task (prompt, model, labels...: see ``_task.py``), hashed."""
+    protocol: str = "siraya"
+    """The wire protocol the job speaks (job dirs made before protocols existed: siraya)."""
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> JobState:

@@ -20,9 +20,11 @@ import sys
 
 import polars as pl
 
+from siraya_frames._create import create_steps
 from siraya_frames._errors import APIStatusError, IdempotencyConflictError, UnexpectedResponseError
 from siraya_frames._plan import BatchPayload, plan_batches
-from siraya_frames._polling import Call, Steps
+from siraya_frames._polling import Steps
+from siraya_frames._protocols import get_protocol
 from siraya_frames._shapes import BatchState, BatchStatus
 from siraya_frames._store import BatchRecord, JobState, JobStore, utc_now
 
@@ -75,7 +77,12 @@ def _record_intents(
 
 
 def _plan(state: JobState, requests: pl.DataFrame) -> list[BatchPayload]:
-    return plan_batches(requests, max_requests=state.max_requests, max_bytes=state.max_bytes)
+    return plan_batches(
+        requests,
+        max_requests=state.max_requests,
+        max_bytes=state.max_bytes,
+        encoding=get_protocol(state.protocol).encoding,
+    )
 
 
 def plan_round(
@@ -120,14 +127,19 @@ def next_round(state: JobState) -> int:
     return 1 + max((b.round for b in state.batches), default=-1)
 
 
-def _body_for(store: JobStore, rec: BatchRecord, bodies: dict[str, BatchPayload]) -> bytes:
+def _body_for(
+    store: JobStore, rec: BatchRecord, bodies: dict[str, BatchPayload], protocol: str = "siraya"
+) -> bytes:
     """The body planned for ``rec`` (taken out of ``bodies``, so that it is freed once sent),
     or, after a restart, the same body rebuilt from the saved ids and requests."""
     if rec.key in bodies:
         return bodies.pop(rec.key).body
     ids = pl.DataFrame({"custom_id": store.read_ids(rec.key)})
     requests = ids.join(store.read_requests(), on="custom_id", how="left", maintain_order="left")
-    (payload,) = plan_batches(requests, max_requests=len(ids) + 1, max_bytes=sys.maxsize)
+    encoding = get_protocol(protocol).encoding
+    (payload,) = plan_batches(
+        requests, max_requests=len(ids) + 1, max_bytes=sys.maxsize, encoding=encoding
+    )
     return payload.body
 
 
@@ -153,6 +165,7 @@ def apply_state(rec: BatchRecord, state: BatchState) -> None:
         rec.failed = state.failed
     rec.expires_at = state.expires_at or rec.expires_at
     rec.result_url = state.result_url or rec.result_url
+    rec.result_urls = list(state.result_urls) or rec.result_urls
     rec.error = state.error or rec.error
 
 
@@ -161,10 +174,11 @@ def submit_steps(store: JobStore, state: JobState, bodies: dict[str, BatchPayloa
     for rec in state.batches:
         if rec.status != "planned":
             continue
-        body = _body_for(store, rec, bodies)
         logger.info("creating batch %s (%d requests)", rec.key, rec.n_requests)
         try:
-            answer = yield Call("create_batch", (body,), {"idempotency_key": rec.idempotency_key})
+            answer = yield from create_steps(
+                store, state, rec, lambda rec=rec: _body_for(store, rec, bodies, state.protocol)
+            )
         except APIStatusError as exc:
             if exc.status_code == 409:
                 raise _conflict(store, rec, exc) from exc
