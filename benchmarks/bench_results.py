@@ -121,7 +121,7 @@ def _ours(results: Path, requests_path: Path) -> int:
 def _pyarrow_read(results: Path, requests_path: Path) -> int:
     import pyarrow.json as pa_json
 
-    from siraya_frames._results import _memory_pool, _parse_options
+    from siraya_frames._jsonl_reader import _memory_pool, _parse_options
 
     rss_before, cpu = _current_rss(), _cpu()
     start = time.perf_counter()
@@ -137,7 +137,7 @@ def _bare(results: Path, requests_path: Path) -> int:
     import polars as pl
     import pyarrow.json as pa_json
 
-    from siraya_frames._results import _memory_pool, _parse_options
+    from siraya_frames._jsonl_reader import _memory_pool, _parse_options
 
     requests = pl.read_parquet(requests_path)
     rss_before, cpu = _current_rss(), _cpu()

@@ -98,10 +98,13 @@ def _task_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def _client(args: argparse.Namespace) -> Any:
+def _client(args: argparse.Namespace, protocol: str | None = None) -> Any:
     from siraya_frames._client import SirayaClient
 
-    return SirayaClient(base_url=args.base_url) if getattr(args, "base_url", None) else None
+    protocol = protocol or getattr(args, "protocol", None)
+    if getattr(args, "base_url", None) or protocol:
+        return SirayaClient(base_url=getattr(args, "base_url", None), protocol=protocol)
+    return None
 
 
 # --------------------------------------------------------------------------- commands
@@ -166,8 +169,10 @@ def _cmd_estimate(args: argparse.Namespace) -> int:
 
 def _job(args: argparse.Namespace) -> Any:
     import siraya_frames as sf
+    from siraya_frames._store import JobStore
 
-    return sf.Job.open(args.job_dir, client=_client(args))
+    protocol = JobStore(args.job_dir).load().protocol if args.base_url else None
+    return sf.Job.open(args.job_dir, client=_client(args, protocol))
 
 
 def _cmd_status(args: argparse.Namespace) -> int:
@@ -299,6 +304,12 @@ def _add_run(sub: Any) -> None:
     p.add_argument("--job-dir", help="where the job is saved (default: derived from the requests)")
     p.add_argument("--prefix", default="", help="prefix for the added columns")
     p.add_argument("--base-url", help="the service URL (default SIRAYA_BASE_URL)")
+    p.add_argument(
+        "--protocol",
+        choices=["siraya", "anthropic", "openai"],
+        help="the wire protocol (default SIRAYA_PROTOCOL, else siraya); the key comes from "
+        "SIRAYA_API_KEY, ANTHROPIC_API_KEY or OPENAI_API_KEY",
+    )
     p.add_argument("--no-wait", action="store_true", help="submit and return; collect later")
     p.add_argument("--dry-run", action="store_true", help="print the estimate; send nothing")
     p.add_argument(

@@ -29,6 +29,10 @@ service with inline requests (OpenRouter), and keeps each create body a modest u
 DEFAULT_MAX_BYTES = 50 * 1024 * 1024
 """Bytes of one create body (50 MiB). Peers allow 100 MB (OpenAI) to 256 MB (Anthropic); an
 inline POST that large is fragile, so we stay well under."""
+DEFAULT_MIN_POLL_INTERVAL = 2.0
+"""The shortest wait between two polls that a batch's expiry can force. A batch past its
+``expires_at`` but still running (clock skew, a slow service) is polled at this pace, not in
+a loop. ``PollSchedule(minimum=...)`` changes it."""
 DEFAULT_JOB_ROOT = ".siraya_frames"
 """Where jobs live when no ``job_dir`` is given (relative to the working directory)."""
 
@@ -36,23 +40,39 @@ ENV_API_KEY = "SIRAYA_API_KEY"
 ENV_BASE_URL = "SIRAYA_BASE_URL"
 ENV_ALLOW_HTTP = "SIRAYA_ALLOW_INSECURE_HTTP"
 ENV_JOB_ROOT = "SIRAYA_JOB_ROOT"
+ENV_PROTOCOL = "SIRAYA_PROTOCOL"
+DEFAULT_PROTOCOL = "siraya"
+"""The wire protocol: ``siraya``, ``anthropic`` (Message Batches) or ``openai`` (file Batch)."""
 
 _LOOPBACK = {"localhost", "127.0.0.1", "::1", "[::1]"}
 
 
-def resolve_api_key(api_key: str | None) -> str:
-    """Return the API key from the argument or ``SIRAYA_API_KEY``.
+def resolve_protocol(protocol: str | None) -> str:
+    """Return the protocol name from the argument, ``SIRAYA_PROTOCOL`` or ``"siraya"``.
+
+    Examples
+    --------
+    >>> resolve_protocol("openai")
+    'openai'
+    """
+    return protocol or os.environ.get(ENV_PROTOCOL) or DEFAULT_PROTOCOL
+
+
+def resolve_api_key(
+    api_key: str | None, *, env_var: str = ENV_API_KEY, service: str = "Siraya"
+) -> str:
+    """Return the API key from the argument or the protocol's variable (``SIRAYA_API_KEY``).
 
     Raises
     ------
     ConfigurationError
         When neither is set; the message names both fixes.
     """
-    key = api_key if api_key is not None else os.environ.get(ENV_API_KEY)
+    key = api_key if api_key is not None else os.environ.get(env_var)
     if not key:
         raise ConfigurationError(
-            "No Siraya API key: pass api_key=... to the client, or set the environment "
-            f"variable {ENV_API_KEY}."
+            f"No {service} API key: pass api_key=... to the client, or set the environment "
+            f"variable {env_var} (the siraya-frames command reads it from there)."
         )
     return key
 
@@ -70,18 +90,25 @@ def is_loopback(host: str | None) -> bool:
     return host in _LOOPBACK or host.startswith("127.")
 
 
-def resolve_base_url(base_url: str | None, *, allow_insecure_http: bool | None = None) -> str:
-    """Return the base URL from the argument, ``SIRAYA_BASE_URL`` or the default.
+def resolve_base_url(
+    base_url: str | None,
+    *,
+    allow_insecure_http: bool | None = None,
+    env_var: str = ENV_BASE_URL,
+    default: str = DEFAULT_BASE_URL,
+) -> str:
+    """Return the base URL from the argument, the protocol's variable (``SIRAYA_BASE_URL``)
+    or its default.
 
     Plain ``http://`` is accepted only for loopback hosts, unless ``allow_insecure_http`` (or
     ``SIRAYA_ALLOW_INSECURE_HTTP=1``) says otherwise: the API key would travel in clear text.
     """
-    url = base_url or os.environ.get(ENV_BASE_URL) or DEFAULT_BASE_URL
+    url = base_url or os.environ.get(env_var) or default
     url = url.rstrip("/")
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigurationError(
-            f"base_url {url!r} is not an http(s) URL; expected e.g. {DEFAULT_BASE_URL!r}."
+            f"base_url {url!r} is not an http(s) URL; expected e.g. {default!r}."
         )
     if allow_insecure_http is None:
         allow_insecure_http = os.environ.get(ENV_ALLOW_HTTP, "") in ("1", "true", "yes")

@@ -9,7 +9,8 @@ Every error this library raises on purpose is a :class:`SirayaError`::
     │   ├── NullValueError            a referenced column holds nulls (see ``on_null``)
     │   ├── ParameterError            a request parameter is out of range or of the wrong type
     │   ├── BatchLimitError           one request alone is over the batch byte limit
-    │   └── BudgetExceededError       the estimated cost is over ``max_cost_usd``
+    │   ├── BudgetExceededError       the estimated cost is over ``max_cost_usd``
+    │   └── JobMismatchError          a job directory holds another task (prompt, model...)
     ├── APIError                      talking to the service went wrong
     │   ├── APIConnectionError        no HTTP answer (after the retries allowed)
     │   │   └── APITimeoutError
@@ -19,6 +20,7 @@ Every error this library raises on purpose is a :class:`SirayaError`::
     │   │   ├── InsufficientBalanceError    402
     │   │   ├── PermissionDeniedError       403
     │   │   ├── NotFoundError               404
+    │   │   ├── IdempotencyConflictError    409 on a create: its key was used for another body
     │   │   ├── RequestTooLargeError        413
     │   │   ├── UnprocessableEntityError    422
     │   │   ├── RateLimitError              429
@@ -27,6 +29,7 @@ Every error this library raises on purpose is a :class:`SirayaError`::
     └── JobError                      a job directory that cannot be used as asked
         ├── JobNotFoundError          no job at that path
         ├── JobBusyError              another process is changing the job right now
+        ├── JobStoreError             the job directory could not be written (disk full...)
         └── WaitTimeoutError (TimeoutError)  ``wait(timeout=...)`` ran out; batches go on
 
 Errors carry what a user needs to act on: the batch id, the HTTP status, the server's
@@ -53,11 +56,14 @@ __all__ = [
     "BudgetExceededError",
     "ColumnNotFoundError",
     "ConfigurationError",
+    "IdempotencyConflictError",
     "InputError",
     "InsufficientBalanceError",
     "JobBusyError",
     "JobError",
+    "JobMismatchError",
     "JobNotFoundError",
+    "JobStoreError",
     "NotFoundError",
     "NullValueError",
     "ParameterError",
@@ -103,6 +109,11 @@ class BatchLimitError(InputError):
 
 class BudgetExceededError(InputError):
     """The estimated cost of a run is over its ``max_cost_usd`` (or cannot be estimated)."""
+
+
+class JobMismatchError(InputError):
+    """The job directory holds another task (another prompt, model, labels...); nothing was
+    sent. Use another ``job_dir``, or delete that one."""
 
 
 class APIError(SirayaError):
@@ -184,6 +195,13 @@ class NotFoundError(APIStatusError):
     """404: no such batch (wrong id, another account, or results past retention)."""
 
 
+class IdempotencyConflictError(APIStatusError):
+    """409 on a create: its ``Idempotency-Key`` was already used with a different body.
+
+    Never retried: resending the same key cannot succeed, and a new key could pay twice.
+    """
+
+
 class RequestTooLargeError(APIStatusError):
     """413: the batch body is over the service's size limit; lower ``max_bytes``."""
 
@@ -214,6 +232,20 @@ class JobNotFoundError(JobError):
 
 class JobBusyError(JobError):
     """Another process holds the job's lock (it is submitting or waiting on the job)."""
+
+
+class JobStoreError(JobError):
+    """A file of the job directory could not be written (disk full, no permission).
+
+    Attributes
+    ----------
+    path : str
+        The file that could not be written.
+    """
+
+    def __init__(self, message: str, *, path: str) -> None:
+        super().__init__(message)
+        self.path = path
 
 
 class WaitTimeoutError(JobError, TimeoutError):

@@ -31,16 +31,37 @@ from siraya_frames._validate import is_finite_number
 
 PRICES_AS_OF = "2026-11-01"
 """The date the built-in :data:`PRICES` were taken."""
+# Sources, as of PRICES_AS_OF: anthropic.com/pricing and the prompt-caching guide (a cache
+# read costs 0.1x the base input price, a 5-minute cache write 1.25x); openai.com/api/pricing
+# and the prompt-caching guide (the gpt-4o family's cached input is 0.5x the input price and
+# a cache write costs nothing extra: it is billed as input; the gpt-4.1 / gpt-5 families'
+# cached input is 0.1x, none of them is in this table). gpt-4o-mini-batch is Siraya's
+# (Azure-style) batch deployment of gpt-4o-mini, priced as gpt-4o-mini.
 PRICES: Mapping[str, Mapping[str, float]] = MappingProxyType(
     {
-        "openai/gpt-4o-mini-batch": {"input": 0.15, "output": 0.60},
-        "openai/gpt-4o-mini": {"input": 0.15, "output": 0.60},
-        "openai/gpt-4o": {"input": 2.50, "output": 10.00},
-        "anthropic/claude-sonnet-4.5": {"input": 3.00, "output": 15.00},
-        "anthropic/claude-haiku-4.5": {"input": 1.00, "output": 5.00},
+        "openai/gpt-4o-mini-batch": {
+            "input": 0.15, "output": 0.60, "cache_read": 0.075, "cache_write": 0.15,
+        },
+        "openai/gpt-4o-mini": {
+            "input": 0.15, "output": 0.60, "cache_read": 0.075, "cache_write": 0.15,
+        },
+        "openai/gpt-4o": {"input": 2.50, "output": 10.00, "cache_read": 1.25, "cache_write": 2.50},
+        "anthropic/claude-sonnet-4.5": {
+            "input": 3.00, "output": 15.00, "cache_read": 0.30, "cache_write": 3.75,
+        },
+        "anthropic/claude-haiku-4.5": {
+            "input": 1.00, "output": 5.00, "cache_read": 0.10, "cache_write": 1.25,
+        },
     }
-)
-"""Standard (real-time) prices, USD per million tokens; the batch price is half of them."""
+)  # fmt: skip
+"""Standard (real-time) prices, USD per million tokens: ``input`` (base input, no cache),
+``output``, ``cache_read`` and ``cache_write`` (5-minute); the batch price is half of them."""
+CACHE_READ_MULTIPLIER = 0.1
+"""A price without ``cache_read``: this times its ``input`` (Anthropic's ratio), unless the
+model is in :data:`PRICES`, whose own ratio is used."""
+CACHE_WRITE_MULTIPLIER = 1.25
+"""A price without ``cache_write``: this times its ``input`` (Anthropic's 5-minute write),
+unless the model is in :data:`PRICES`, whose own ratio is used."""
 BATCH_DISCOUNT = 0.5
 BYTES_PER_TOKEN = 4
 TOKENS_PER_MESSAGE = 4
@@ -70,7 +91,8 @@ def estimate(
         A :func:`build_requests` frame, or ``custom_id`` + ``params_json`` columns.
     prices
         ``{"model": {"input": usd_per_million, "output": usd_per_million}}`` standard prices
-        that override or extend :data:`PRICES`.
+        that override or extend :data:`PRICES`; ``cache_read`` and ``cache_write`` are
+        optional (see :data:`CACHE_READ_MULTIPLIER`), used when pricing actual tokens.
     max_requests, max_bytes
         The batch limits used to count ``batches`` (as for :func:`plan_batches`).
 
@@ -116,24 +138,47 @@ _SCHEMA = {"estimated_cost_usd": pl.Float64, "standard_cost_usd": pl.Float64, "n
 
 
 def _price_table(prices: Mapping[str, Mapping[str, float]] | None) -> pl.DataFrame:
+    """One row per model: ``input_price``, ``output_price``, ``cache_read_price`` and
+    ``cache_write_price`` (USD per million tokens, standard)."""
     merged = {**PRICES, **_checked_prices(prices or {})}
-    return pl.DataFrame(
-        {
-            "model": list(merged),
-            "input_price": [float(p["input"]) for p in merged.values()],
-            "output_price": [float(p["output"]) for p in merged.values()],
-        },
-        schema={"model": pl.String, "input_price": pl.Float64, "output_price": pl.Float64},
-    )
+    rows = [(model, *_full_price(model, price)) for model, price in merged.items()]
+    return pl.DataFrame(rows, schema=_PRICE_SCHEMA, orient="row")
+
+
+_PRICE_SCHEMA = {
+    "model": pl.String,
+    "input_price": pl.Float64,
+    "output_price": pl.Float64,
+    "cache_read_price": pl.Float64,
+    "cache_write_price": pl.Float64,
+}
+
+
+def _full_price(model: str, price: Mapping[str, float]) -> tuple[float, float, float, float]:
+    """``(input, output, cache read, cache write)``; an absent cache price comes from the
+    input price, at the built-in model's ratio or else the default multipliers."""
+    base = float(price["input"])
+    known = PRICES.get(model)
+    ratios = {
+        "cache_read": known["cache_read"] / known["input"] if known else CACHE_READ_MULTIPLIER,
+        "cache_write": known["cache_write"] / known["input"] if known else CACHE_WRITE_MULTIPLIER,
+    }
+    cache = [float(price[k]) if k in price else base * ratios[k] for k in ratios]
+    return base, float(price["output"]), *cache
 
 
 def _checked_prices(prices: Mapping[str, Mapping[str, float]]) -> dict[str, Mapping[str, float]]:
-    example = "prices={'model/name': {'input': 0.15, 'output': 0.60}} (USD per million tokens)"
+    example = (
+        "prices={'model/name': {'input': 0.15, 'output': 0.60}} (USD per million tokens; "
+        "'cache_read' and 'cache_write' optional)"
+    )
     if not isinstance(prices, Mapping):
         raise ParameterError(f"prices must be a dict like {example}; got {prices!r}")
     for model, price in prices.items():
         ok = isinstance(price, Mapping) and all(
-            is_finite_number(price.get(k)) and price[k] >= 0 for k in ("input", "output")
+            (key not in price and key.startswith("cache"))
+            or (is_finite_number(price.get(key)) and price[key] >= 0)
+            for key in ("input", "output", "cache_read", "cache_write")
         )
         if not ok:
             raise ParameterError(f"prices[{model!r}] must be like {example}; got {price!r}")

@@ -37,11 +37,18 @@ import xxhash
 from siraya_frames import _config
 from siraya_frames._client import AsyncSirayaClient, SirayaClient
 from siraya_frames._collect import collect_results, retryable
-from siraya_frames._errors import JobBusyError, JobError, SirayaError
+from siraya_frames._errors import JobBusyError, JobError, JobStoreError, SirayaError
 from siraya_frames._plan import BatchPayload, unique_requests
 from siraya_frames._polling import PollSchedule, Steps, adrive, drive
 from siraya_frames._store import JobState, JobStore
-from siraya_frames._submit import next_round, plan_round, submit_steps
+from siraya_frames._submit import (
+    next_round,
+    plan_added,
+    plan_round,
+    submit_steps,
+    unplanned_requests,
+)
+from siraya_frames._task import check_same_task, task_fingerprint
 from siraya_frames._wait import cancel_steps, is_finished, poll_steps, wait_steps
 
 logger = logging.getLogger("siraya_frames")
@@ -53,6 +60,9 @@ def _job_id(ids: pl.Series, base_url: str) -> str:
     digest = xxhash.xxh3_64(base_url.encode() + b"\n")
     digest.update("\n".join(ids.to_list()).encode())
     return digest.hexdigest()
+
+
+_NO_REQUESTS = pl.DataFrame(schema={"custom_id": pl.String, "params_json": pl.String})
 
 
 def _default_job_dir(job_id: str) -> Path:
@@ -182,6 +192,7 @@ class Job:
     def __init__(self, path: str | os.PathLike[str], *, client: Any = None) -> None:
         self._store = JobStore(path)
         self._state = self._store.load()
+        _check_protocol(self._store, self._state, client)
         self._client = client
 
     @classmethod
@@ -193,10 +204,18 @@ class Job:
         path
             The job directory.
         client
-            A :class:`SirayaClient`; by default one is made for the job's base URL with the
-            key from ``SIRAYA_API_KEY``.
+            A :class:`SirayaClient` of the job's protocol; by default one is made for the
+            job's protocol and base URL, with the key from that protocol's variable
+            (``SIRAYA_API_KEY``, ``ANTHROPIC_API_KEY`` or ``OPENAI_API_KEY``).
         """
-        return cls(path, client=client)
+        job = cls(path, client=client)
+        job._store.tidy()  # temporary files a killed run left; skipped when read-only or busy
+        return job
+
+    @property
+    def protocol(self) -> str:
+        """The wire protocol the job speaks: ``siraya``, ``anthropic`` or ``openai``."""
+        return self._state.protocol
 
     @property
     def path(self) -> Path:
@@ -233,7 +252,9 @@ class Job:
 
     def _sync_client(self) -> SirayaClient:
         if self._client is None:
-            self._client = SirayaClient(base_url=self._state.base_url)
+            self._client = SirayaClient(
+                base_url=self._state.base_url, protocol=self._state.protocol
+            )
         return self._client
 
     def _run(self, make_steps: Callable[[JobState], Steps]) -> Any:
@@ -253,8 +274,15 @@ class Job:
 
     def submit_pending(self) -> Job:
         """Create the batches whose intent is recorded but whose id is not (after a crash)."""
-        self._run(lambda state: submit_steps(self._store, state, {}))
+        self._run(lambda state: submit_steps(self._store, state, self._plan_unplanned(state)))
         return self
+
+    def _plan_unplanned(self, state: JobState) -> dict[str, BatchPayload]:
+        """Plan the requests saved by a run that stopped before recording their intents."""
+        if unplanned_requests(self._store, state).is_empty():
+            return {}
+        logger.info("planning requests %s holds but never planned", self.path)
+        return plan_added(self._store, state, self._store.read_requests(), _NO_REQUESTS)
 
     def status(self, *, refresh: bool = True) -> JobStatus:
         """Poll each unfinished batch once (unless ``refresh=False``) and report progress.
@@ -267,6 +295,8 @@ class Job:
                 self._run(lambda state: poll_steps(self._store, state))
             except JobBusyError:
                 logger.info("another process is waiting on %s: showing its saved state", self.path)
+            except JobStoreError as exc:  # a read-only job directory: report what is saved
+                logger.debug("cannot update %s (%s): showing its saved state", self.path, exc)
         return _status_of(self._store, self._reload())
 
     def wait(
@@ -289,8 +319,13 @@ class Job:
         bar = _Progress(progress, self._state.n_requests, "siraya batch")
         deadline = time.time() + timeout if timeout is not None else None
         schedule = schedule or PollSchedule()
+
+        def steps(state: JobState) -> Steps:
+            self._plan_unplanned(state)
+            return wait_steps(self._store, state, schedule, bar, deadline)
+
         try:
-            self._run(lambda state: wait_steps(self._store, state, schedule, bar, deadline))
+            self._run(steps)
         except KeyboardInterrupt:
             logger.info("stopped waiting. %s", _resume_hint(self.path))
             print(f"\nStopped waiting; the batches keep running. {_resume_hint(self.path)}")
@@ -308,12 +343,16 @@ class Job:
         schedule: PollSchedule | None = None,
     ) -> Job:
         """The awaitable :meth:`wait`, with an :class:`AsyncSirayaClient`."""
-        client = client or AsyncSirayaClient(base_url=self._state.base_url)
+        _check_protocol(self._store, self._state, client)
+        client = client or AsyncSirayaClient(
+            base_url=self._state.base_url, protocol=self._state.protocol
+        )
         bar = _Progress(progress, self._state.n_requests, "siraya batch")
         deadline = time.time() + timeout if timeout is not None else None
         try:
             with self._store.lock():
                 state = self._reload()
+                self._plan_unplanned(state)
                 steps = wait_steps(self._store, state, schedule or PollSchedule(), bar, deadline)
                 await adrive(steps, client)
         except SirayaError as exc:
@@ -375,10 +414,7 @@ class Job:
             held = self._store.read_requests()
             new = requests.join(held.select("custom_id"), on="custom_id", how="anti")
             added = new.height
-            if added:
-                self._store.write_requests(pl.concat([held, new]))
-                state.n_requests += added
-            return self._round_steps(state, new)
+            return submit_steps(self._store, state, plan_added(self._store, state, held, new))
 
         self._run(make_steps)
         return added
@@ -391,25 +427,41 @@ class Job:
         return submit_steps(self._store, state, bodies)
 
 
+def _check_protocol(store: JobStore, state: JobState, client: Any) -> None:
+    """Refuse a client that speaks another protocol than the job's."""
+    theirs = getattr(client, "protocol", None)
+    if client is not None and isinstance(theirs, str) and theirs != state.protocol:
+        raise JobError(
+            f"the job in {str(store.path)!r} speaks protocol {state.protocol!r}, but the client "
+            f"speaks {theirs!r}; pass a client made with protocol={state.protocol!r} (or "
+            "none: Job.open makes one), or use another job_dir"
+        )
+
+
 def _new_job(
     store: JobStore,
     unique: pl.DataFrame,
     job_id: str,
-    base_url: str,
-    limits: tuple[int, int],
+    client: SirayaClient,
+    limits: tuple[int | None, int | None],
     provenance: dict[str, Any],
 ) -> dict[str, BatchPayload]:
-    """Save a new job's requests and first round of intents; return the bodies by key."""
+    """Save a new job's requests and first round of intents; return the bodies by key.
+
+    The round is planned before anything is written, and ``job.json`` is written last: a
+    job cut short before that is started afresh by the same call.
+    """
+    wire = client.wire
     state = JobState(
         job_id=job_id,
-        base_url=base_url,
-        max_requests=limits[0],
-        max_bytes=limits[1],
-        n_requests=unique.height,
+        base_url=client.base_url,
+        max_requests=limits[0] or wire.max_requests,
+        max_bytes=limits[1] or wire.max_bytes,
         provenance=provenance,
+        task_fingerprint=task_fingerprint(provenance),
+        protocol=client.protocol,
     )
-    store.write_requests(unique)
-    return plan_round(store, state, unique, 0)
+    return plan_added(store, state, unique.clear(), unique)
 
 
 def submit(
@@ -417,9 +469,10 @@ def submit(
     *,
     client: SirayaClient | None = None,
     job_dir: str | os.PathLike[str] | None = None,
-    max_requests: int = _config.DEFAULT_MAX_REQUESTS,
-    max_bytes: int = _config.DEFAULT_MAX_BYTES,
+    max_requests: int | None = None,
+    max_bytes: int | None = None,
     provenance: dict[str, Any] | None = None,
+    protocol: str | None = None,
 ) -> Job:
     """Send each unique request once, split into batches, and return the :class:`Job`.
 
@@ -431,15 +484,25 @@ def submit(
     requests
         The output of :func:`build_requests` (or a frame of ``custom_id``, ``params_json``).
     client
-        A :class:`SirayaClient`; by default one from ``SIRAYA_API_KEY`` / ``SIRAYA_BASE_URL``.
+        A :class:`SirayaClient`; by default one for ``protocol``, from its environment
+        variables (``SIRAYA_API_KEY`` / ``SIRAYA_BASE_URL`` for Siraya).
     job_dir
         Where the job lives; default ``./.siraya_frames/job-<id>``.
     max_requests, max_bytes
-        Per-batch limits for the planner.
+        Per-batch limits for the planner; default: the protocol's (Siraya 5,000 requests
+        and 50 MiB; Anthropic 100,000 and 256 MB; OpenAI 50,000 and 200 MB).
     provenance
         Extra facts to record in the job and, later, in the Parquet metadata.
+    protocol
+        ``"siraya"`` (default, or ``SIRAYA_PROTOCOL``), ``"anthropic"`` or ``"openai"``, when
+        no ``client`` is passed (a client brings its own).
     """
-    client = client or SirayaClient()
+    client = client or SirayaClient(protocol=protocol)
+    if protocol is not None and client.protocol != protocol:
+        raise JobError(
+            f"submit(protocol={protocol!r}) was given a client that speaks "
+            f"{client.protocol!r}; drop one of the two"
+        )
     unique = unique_requests(requests)
     if unique.is_empty():
         raise JobError("there are no requests to submit (every row was skipped or empty)")
@@ -449,15 +512,17 @@ def submit(
         existed = store.exists()
         if not existed:
             limits = (max_requests, max_bytes)
-            bodies = _new_job(store, unique, job_id, client.base_url, limits, provenance or {})
+            bodies = _new_job(store, unique, job_id, client, limits, provenance or {})
     if existed:
-        return _reattach(store, unique, client)
+        return _reattach(store, unique, client, provenance or {})
     job = Job(store.path, client=client)
     job._run(lambda state: submit_steps(store, state, bodies))
     return job
 
 
-def _reattach(store: JobStore, unique: pl.DataFrame, client: SirayaClient) -> Job:
+def _reattach(
+    store: JobStore, unique: pl.DataFrame, client: SirayaClient, provenance: dict[str, Any]
+) -> Job:
     job = Job(store.path, client=client)
     if job._state.base_url != client.base_url:
         raise JobError(
@@ -465,6 +530,7 @@ def _reattach(store: JobStore, unique: pl.DataFrame, client: SirayaClient) -> Jo
             f"client points at {client.base_url}; pass a client for that service, or another "
             "job_dir"
         )
+    check_same_task(store.path, job._state, provenance)
     logger.info("re-attaching to the job in %s", store.path)
     job.submit_pending()
     added = job.add_requests(unique)

@@ -37,8 +37,9 @@ __all__ = ["ANSWER_COLUMNS", "join_results"]
 
 logger = logging.getLogger("siraya_frames")
 
-_ANSWER_ORDER = ("response_text", "result_status", "stop_reason", "input_tokens",
-                 "output_tokens", "error_type", "error_message")  # fmt: skip
+_ANSWER_ORDER = ("response_text", "tool_calls", "result_status", "stop_reason", "input_tokens",
+                 "output_tokens", "cache_read_input_tokens", "cache_creation_input_tokens",
+                 "error_type", "error_message")  # fmt: skip
 ANSWER_COLUMNS: dict[str, pl.DataType] = {
     **{name: RESULT_SCHEMA[name] for name in _ANSWER_ORDER},
     "batch_id": pl.String(),
@@ -156,7 +157,8 @@ def join_results(
     -------
     polars.DataFrame
         The requests rows in their order, without ``params``, plus ``response_text``,
-        ``result_status``, ``stop_reason``, ``input_tokens``, ``output_tokens``,
+        ``tool_calls``, ``result_status``, ``stop_reason``, ``input_tokens``,
+        ``output_tokens``, ``cache_read_input_tokens``, ``cache_creation_input_tokens``,
         ``error_type``, ``error_message`` and ``batch_id`` (each with ``prefix``).
         ``result_status`` is ``"skipped"`` for a row with a null ``custom_id`` and
         ``"missing"`` for one whose id has no result.

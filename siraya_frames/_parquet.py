@@ -3,8 +3,8 @@
 The provenance is JSON under the key ``siraya_frames`` of the Parquet key-value metadata:
 library version, models, prompt template, ``params_hash`` (one hash of every request's
 parameters: the same requests give the same hash), batch ids, submitted and finished times,
-outcome counts, token totals and the cost at the batch price. It never holds the API key
-(the job never knows it).
+outcome counts, token totals (input without the cache, output, cache read, cache write) and
+the cost at the batch price. It never holds the API key (the job never knows it).
 
 Examples
 --------
@@ -92,6 +92,8 @@ def build_provenance(
         "outcomes": _outcomes(df, f"{prefix}result_status"),
         "input_tokens": _token_total(df, f"{prefix}input_tokens"),
         "output_tokens": _token_total(df, f"{prefix}output_tokens"),
+        "cache_read_input_tokens": _token_total(df, f"{prefix}cache_read_input_tokens"),
+        "cache_creation_input_tokens": _token_total(df, f"{prefix}cache_creation_input_tokens"),
         "params_hash": _params_hash(df),
     }
     if job is not None:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import bisect
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import polars as pl
@@ -127,11 +128,44 @@ def request_lines(unique: pl.DataFrame) -> pl.Series:
     return unique.select(line.alias("line")).to_series()
 
 
+@dataclass(frozen=True)
+class RequestEncoding:
+    """How a protocol makes request lines and frames them into one batch payload.
+
+    ``lines`` turns unique requests (``custom_id``, ``params_json`` or ``params``) into one
+    line each; a payload is ``head + sep.join(lines) + tail``.
+
+    Examples
+    --------
+    >>> JSON_REQUESTS.frame(pl.Series(["{}", "[]"]))
+    b'{"requests":[{},[]]}'
+    """
+
+    lines: Callable[[pl.DataFrame], pl.Series]
+    head: bytes = BODY_HEAD
+    sep: str = ","
+    tail: bytes = BODY_TAIL
+
+    @property
+    def overhead(self) -> int:
+        """Bytes of a payload besides its lines and the separators between them."""
+        return len(self.head) + len(self.tail)
+
+    def frame(self, lines: pl.Series) -> bytes:
+        """The payload of ``lines``, joined by Polars and copied once into bytes."""
+        return _body(lines, self)
+
+
+JSON_REQUESTS = RequestEncoding(request_lines)
+"""The ``{"requests":[{"custom_id","params"},...]}`` body of Siraya and Anthropic."""
+
+
 def plan_batches(
     requests: pl.DataFrame | pl.LazyFrame,
     *,
     max_requests: int = DEFAULT_MAX_REQUESTS,
     max_bytes: int = DEFAULT_MAX_BYTES,
+    encoding: RequestEncoding | None = None,
 ) -> list[BatchPayload]:
     """Split the unique requests into batch bodies under both limits.
 
@@ -141,6 +175,9 @@ def plan_batches(
         A :func:`build_requests` frame, or ``custom_id`` + ``params_json`` columns.
     max_requests, max_bytes
         Upper bounds per body: number of requests, and bytes of the whole body.
+    encoding
+        How lines are made and framed (default: the ``{"requests":[...]}`` JSON body of
+        Siraya and Anthropic; the OpenAI protocol gives a JSONL file of chat bodies).
 
     Raises
     ------
@@ -160,15 +197,16 @@ def plan_batches(
     >>> payload.n_bytes == len(payload.body)
     True
     """
-    _check_limits(max_requests, max_bytes)
+    encoding = encoding or JSON_REQUESTS
+    _check_limits(max_requests, max_bytes, encoding.overhead)
     unique = _unique_rows(requests)
-    packer = _Packer(max_requests, max_bytes)
+    packer = _Packer(max_requests, max_bytes, encoding)
     chunk = _CHUNK * max(1, pl.thread_pool_size())  # a small chunk per thread: hot caches
     for start in range(0, unique.height, chunk):
         part = unique.slice(start, chunk)
-        lines = request_lines(part)
+        lines = encoding.lines(part)
         sizes = lines.str.len_bytes().cast(pl.Int64) + 1
-        _check_single_size(part, sizes, max_bytes)
+        _check_single_size(part, sizes, max_bytes, encoding.overhead)
         packer.add(lines, sizes, part["custom_id"].to_list())
     packer.flush()
     return packer.payloads
@@ -180,6 +218,7 @@ class _Packer:
 
     max_requests: int
     max_bytes: int
+    encoding: RequestEncoding
     payloads: list[BatchPayload] = field(default_factory=list)
     pieces: list[pl.Series] = field(default_factory=list)
     ids: list[str] = field(default_factory=list)
@@ -189,7 +228,7 @@ class _Packer:
         cum, pos = [0, *sizes.cum_sum().to_list()], 0
         while pos < len(ids):
             room = (
-                self.max_bytes - BODY_OVERHEAD + 1 - self.size,
+                self.max_bytes - self.encoding.overhead + 1 - self.size,
                 self.max_requests - len(self.ids),
             )
             end = _fit(cum, pos, *room)
@@ -203,14 +242,15 @@ class _Packer:
     def flush(self) -> None:
         if not self.ids:
             return
-        body = _body(pl.concat(self.pieces, rechunk=False))
+        body = self.encoding.frame(pl.concat(self.pieces, rechunk=False))
         ids = tuple(self.ids)
         self.payloads.append(BatchPayload(len(self.payloads), ids, body, len(ids), len(body)))
         self.pieces, self.ids, self.size = [], [], 0
 
 
-def _body(lines: pl.Series) -> bytes:
-    """``{"requests":[<line>,<line>,...]}``, joined by Polars and copied once into bytes.
+def _body(lines: pl.Series, encoding: RequestEncoding | None = None) -> bytes:
+    """``{"requests":[<line>,<line>,...]}`` (or another framing), joined by Polars and
+    copied once into bytes.
 
     The head goes onto the first line and the tail onto the last, so that the whole body
     is only copied by Polars' join and into the bytes.
@@ -220,12 +260,14 @@ def _body(lines: pl.Series) -> bytes:
     >>> _body(pl.Series(["{}", "[]"]))
     b'{"requests":[{},[]]}'
     """
-    head, tail = BODY_HEAD.decode(), BODY_TAIL.decode()
+    head, tail, sep = BODY_HEAD.decode(), BODY_TAIL.decode(), ","
+    if encoding is not None:
+        head, tail, sep = encoding.head.decode(), encoding.tail.decode(), encoding.sep
     if len(lines) == 1:
         return (head + lines[0] + tail).encode()
     first, last = pl.Series([head + lines[0]]), pl.Series([lines[-1] + tail])
     edged = pl.concat([first, lines.slice(1, len(lines) - 2), last], rechunk=False)
-    return edged.str.join(",").cast(pl.Binary).item()
+    return edged.str.join(sep).cast(pl.Binary).item()
 
 
 def _fit(cum: list[int], start: int, room_bytes: int, room_requests: int) -> int:
@@ -245,19 +287,21 @@ def line_sizes(unique: pl.DataFrame) -> pl.Series:
     return request_lines(unique).str.len_bytes().cast(pl.Int64) + 1
 
 
-def _check_limits(max_requests: object, max_bytes: object) -> None:
+def _check_limits(max_requests: object, max_bytes: object, overhead: int = BODY_OVERHEAD) -> None:
     if not is_int(max_requests) or max_requests < 1:
         raise ParameterError(f"max_requests must be an integer >= 1; got {max_requests!r}")
-    if not is_int(max_bytes) or max_bytes <= BODY_OVERHEAD:
-        raise ParameterError(f"max_bytes must be an integer > {BODY_OVERHEAD}; got {max_bytes!r}")
+    if not is_int(max_bytes) or max_bytes <= overhead:
+        raise ParameterError(f"max_bytes must be an integer > {overhead}; got {max_bytes!r}")
 
 
-def _check_single_size(unique: pl.DataFrame, sizes: pl.Series, max_bytes: int) -> None:
+def _check_single_size(
+    unique: pl.DataFrame, sizes: pl.Series, max_bytes: int, overhead: int = BODY_OVERHEAD
+) -> None:
     """Raise BatchLimitError for the first request too big to fit in any body."""
-    too_big = (sizes - 1 + BODY_OVERHEAD) > max_bytes
+    too_big = (sizes - 1 + overhead) > max_bytes
     if too_big.any():
         i = too_big.arg_true()[0]
-        size = sizes[i] - 1 + BODY_OVERHEAD
+        size = sizes[i] - 1 + overhead
         raise BatchLimitError(
             f"request {unique['custom_id'][i]!r} (row {unique['row'][i]}) alone makes a batch "
             f"body of {size:,} bytes, over max_bytes={max_bytes:,}; raise max_bytes (if the "

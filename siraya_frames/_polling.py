@@ -28,6 +28,8 @@ from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from typing import Any
 
+from siraya_frames._config import DEFAULT_MIN_POLL_INTERVAL
+
 __all__ = ["Call", "PollSchedule", "Sleep", "Steps", "adrive", "drive"]
 
 
@@ -98,6 +100,9 @@ class PollSchedule:
         Growth of the delay after each poll.
     maximum
         The longest delay between two polls.
+    minimum
+        The shortest delay the expiry may force (a batch past its expiry but still running
+        is polled this often); the growing delay itself starts at ``initial``.
 
     Examples
     --------
@@ -106,6 +111,8 @@ class PollSchedule:
     [1.0, 2.0, 4.0, 8.0, 10.0]
     >>> s.delay(9, now=100.0, expires_at=103.0)
     3.0
+    >>> s.delay(9, now=100.0, expires_at=50.0)  # expired but still running
+    2.0
     >>> s.delay(9, now=100.0, eta=4.5)
     5.5
     """
@@ -113,6 +120,7 @@ class PollSchedule:
     initial: float = 1.0
     factor: float = 1.5
     maximum: float = 60.0
+    minimum: float = DEFAULT_MIN_POLL_INTERVAL
 
     def delay(
         self,
@@ -131,7 +139,8 @@ class PollSchedule:
         wait = min(self.maximum, self.initial * self.factor ** min(n_polls, 64))
         if eta is not None:
             wait = min(wait, max(eta, 0.0) + self.initial)
-        for bound in (expires_at, deadline):
-            if bound is not None:
-                wait = min(wait, max(bound - now, 0.0))
+        if expires_at is not None:  # never below the floor: an expiry in the past is no reason
+            wait = min(wait, max(expires_at - now, self.minimum))  # to poll in a loop
+        if deadline is not None:  # the caller stops once it has passed
+            wait = min(wait, max(deadline - now, 0.0))
         return max(wait, 0.0)

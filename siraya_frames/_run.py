@@ -48,6 +48,7 @@ from siraya_frames._labels import (
     parse_labels,
 )
 from siraya_frames._parquet import write_parquet
+from siraya_frames._protocols import get_protocol
 from siraya_frames._results import ResultsWarning
 
 logger = logging.getLogger("siraya_frames")
@@ -124,10 +125,11 @@ def run(
     progress: bool = True,
     show_summary: bool = True,
     prefix: str = "",
-    max_requests: int = _config.DEFAULT_MAX_REQUESTS,
-    max_bytes: int = _config.DEFAULT_MAX_BYTES,
+    max_requests: int | None = None,
+    max_bytes: int | None = None,
     max_cost_usd: float | None = None,
     prices: Mapping[str, Mapping[str, float]] | None = None,
+    protocol: str | None = None,
     **params: Any,
 ) -> pl.DataFrame | Job:
     """Label or transform every row of ``df`` through the batch API, in one call.
@@ -153,7 +155,8 @@ def run(
     job_dir
         Where the job lives; by default derived from the requests, so a re-run re-attaches.
     client
-        A :class:`SirayaClient`; by default one from ``SIRAYA_API_KEY`` / ``SIRAYA_BASE_URL``.
+        A :class:`SirayaClient`; by default one for ``protocol`` from its environment
+        variables (``SIRAYA_API_KEY`` / ``SIRAYA_BASE_URL`` for Siraya).
     wait
         ``False`` returns the :class:`Job` right after submitting (collect later).
     timeout
@@ -166,7 +169,7 @@ def run(
     prefix
         Prefix for every added column (use it when a name clashes with yours).
     max_requests, max_bytes
-        The per-batch limits (see :func:`plan_batches`).
+        The per-batch limits (see :func:`plan_batches`); default: the protocol's.
     max_cost_usd
         A budget: before anything is sent, the run is refused with
         :class:`BudgetExceededError` when :func:`estimate` puts its cost at the batch price
@@ -174,6 +177,9 @@ def run(
         or cannot price a model.
     prices
         Price overrides, as for :func:`estimate`, for the budget and the summary.
+    protocol
+        The wire protocol when no ``client`` is passed: ``"siraya"`` (default, or
+        ``SIRAYA_PROTOCOL``), ``"anthropic"`` (Message Batches) or ``"openai"`` (Batch API).
 
     Returns
     -------
@@ -205,9 +211,13 @@ def run(
         **params,
     )
     requests = requests.collect() if isinstance(requests, pl.LazyFrame) else requests
+    wire = client.wire if client is not None else get_protocol(_config.resolve_protocol(protocol))
     if max_cost_usd is not None:
-        _check_budget(requests, max_cost_usd, prices, max_requests, max_bytes)
-    provenance = _provenance(prompt, template, model, labels, abstain, norm_schema, params)
+        limits = (max_requests or wire.max_requests, max_bytes or wire.max_bytes)
+        _check_budget(requests, max_cost_usd, prices, *limits)
+    request_params = {"max_tokens": max_tokens, "system": system, "messages": messages, **params}
+    request_params = {k: v for k, v in request_params.items() if v is not None}
+    provenance = _provenance(prompt, template, model, labels, abstain, norm_schema, request_params)
     job = submit(
         requests,
         client=client,
@@ -215,6 +225,7 @@ def run(
         max_requests=max_requests,
         max_bytes=max_bytes,
         provenance=provenance,
+        protocol=protocol,
     )
     if not wait:
         return job
@@ -331,15 +342,27 @@ def _provenance(
 # --------------------------------------------------------------------------- summary
 
 
+_TOKENS = ("input_tokens", "cache_read_input_tokens", "cache_creation_input_tokens",
+           "output_tokens")  # fmt: skip
+_RATES = ("input_price", "cache_read_price", "cache_write_price", "output_price")
+
+
 def _per_model_tokens(
     out: pl.DataFrame, prefix: str, requests: pl.DataFrame | None, model: str | None
 ) -> pl.DataFrame:
-    """Actual tokens per requested model, each unique request counted once."""
+    """Actual tokens per requested model, each unique request counted once.
+
+    The cache columns count 0 when the frame has none (written before they existed).
+    """
     unique = (
         out.select(
             "custom_id",
-            pl.col(f"{prefix}input_tokens").fill_null(0).alias("input_tokens"),
-            pl.col(f"{prefix}output_tokens").fill_null(0).alias("output_tokens"),
+            *(
+                pl.col(f"{prefix}{name}").fill_null(0).alias(name)
+                if f"{prefix}{name}" in out.columns
+                else pl.lit(0, pl.Int64).alias(name)
+                for name in _TOKENS
+            ),
         )
         .drop_nulls("custom_id")
         .unique("custom_id", keep="first", maintain_order=True)
@@ -351,24 +374,16 @@ def _per_model_tokens(
         unique = unique.join(models, on="custom_id", how="left")
     else:
         unique = unique.with_columns(model=pl.lit(model, pl.String))
-    return unique.group_by("model", maintain_order=True).agg(
-        pl.col("input_tokens", "output_tokens").sum()
-    )
+    return unique.group_by("model", maintain_order=True).agg(pl.col(*_TOKENS).sum())
 
 
 def _cost_record(tokens: pl.DataFrame, prices: Any = None) -> dict[str, Any]:
-    """Cost of the tokens actually used, at the batch and the standard price."""
+    """Cost of the tokens actually used, at the batch and the standard price: input, cache
+    read, cache write and output tokens each at its own rate."""
     priced = tokens.join(_price_table(prices), on="model", how="left")
     unknown = priced.filter(pl.col("input_price").is_null())["model"].to_list()
-    standard = float(
-        priced.select(
-            pl.col("input_tokens") * pl.col("input_price")
-            + pl.col("output_tokens") * pl.col("output_price")
-        )
-        .to_series()
-        .sum()
-        / 1e6
-    )
+    spent = pl.sum_horizontal(pl.col(t) * pl.col(r) for t, r in zip(_TOKENS, _RATES, strict=True))
+    standard = float(priced.select(spent).to_series().sum() / 1e6)
     if unknown:
         hint = "pass prices={'<model>': {'input': ..., 'output': ...}} (USD per 1M tokens)"
         if unknown == [None]:
@@ -381,7 +396,8 @@ def _cost_record(tokens: pl.DataFrame, prices: Any = None) -> dict[str, Any]:
         "standard_cost_usd": standard,
         "saving_usd": standard * (1 - BATCH_DISCOUNT),
         "prices_as_of": PRICES_AS_OF,
-        "note": f"actual tokens at prices as of {PRICES_AS_OF}; batch price = 50% of standard",
+        "note": f"actual tokens at prices as of {PRICES_AS_OF} (input, cache read, cache write "
+        "and output each at its rate); batch price = 50% of standard",
     }
 
 
@@ -395,7 +411,10 @@ def summarize(
 ) -> pl.DataFrame:
     """One row summing up a run: outcomes, parsed labels or fields, tokens and cost.
 
-    Tokens and cost count each unique request once (a shared answer is paid once).
+    Tokens and cost count each unique request once (a shared answer is paid once). The cost
+    prices ``input_tokens`` (no cache), ``cache_read_input_tokens``,
+    ``cache_creation_input_tokens`` and ``output_tokens`` each at its own rate
+    (:data:`~siraya_frames.PRICES`), at the batch discount.
 
     Parameters
     ----------
@@ -408,7 +427,8 @@ def summarize(
     prefix
         The ``prefix`` the columns were given.
     prices
-        Price overrides, as for :func:`estimate`.
+        Price overrides, as for :func:`estimate`: ``input``, ``output`` and, optionally,
+        ``cache_read`` and ``cache_write`` (USD per million tokens, standard price).
 
     Examples
     --------
@@ -438,6 +458,12 @@ def _summary_frame(
     return counts.with_columns(
         pl.lit(int(tokens["input_tokens"].sum()), pl.Int64).alias("input_tokens"),
         pl.lit(int(tokens["output_tokens"].sum()), pl.Int64).alias("output_tokens"),
+        pl.lit(int(tokens["cache_read_input_tokens"].sum()), pl.Int64).alias(
+            "cache_read_input_tokens"
+        ),
+        pl.lit(int(tokens["cache_creation_input_tokens"].sum()), pl.Int64).alias(
+            "cache_creation_input_tokens"
+        ),
         pl.lit(cost["batch_cost_usd"], pl.Float64).alias("cost_usd"),
         pl.lit(cost["saving_usd"], pl.Float64).alias("saved_vs_standard_usd"),
         pl.lit(cost["note"], pl.String).alias("note"),

@@ -21,6 +21,7 @@ import enum
 import json
 import logging
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from siraya_frames._errors import UnexpectedResponseError
@@ -34,6 +35,7 @@ __all__ = [
     "normalize_status",
     "parse_batch_object",
     "parse_get_body",
+    "parse_timestamp",
 ]
 
 
@@ -117,6 +119,13 @@ class BatchState:
         The batch-level error message of a failed batch.
     results_path : str or None
         The file the results were saved to, when the client streamed them to disk.
+    result_urls : tuple of str
+        Every file that holds results (OpenAI: the output file and the error file), as
+        absolute URLs once the client has resolved them; ``result_url`` is the first.
+    input_file_id : str or None
+        The uploaded input file (file-based protocols).
+    metadata : dict or None
+        The batch's metadata (file-based protocols), used to find a batch after a lost answer.
     """
 
     batch_id: str | None
@@ -130,6 +139,9 @@ class BatchState:
     results: bytes | None = field(default=None, repr=False)
     error: str | None = None
     results_path: str | None = None
+    result_urls: tuple[str, ...] = ()
+    input_file_id: str | None = None
+    metadata: dict[str, Any] | None = field(default=None, repr=False)
 
     @property
     def has_results(self) -> bool:
@@ -191,12 +203,37 @@ def _counts(obj: dict[str, Any]) -> tuple[int | None, int | None, int | None]:
     return None, None, None
 
 
-def _expires_at(obj: dict[str, Any]) -> float | None:
-    inner = obj.get("batch") if isinstance(obj.get("batch"), dict) else obj
-    value = inner.get("expires_at")
+def parse_timestamp(value: object) -> float | None:
+    """Unix seconds from unix seconds (int, float or digits) or an RFC 3339 string.
+
+    Examples
+    --------
+    >>> parse_timestamp("2024-09-25T18:37:24.100435Z")
+    1727289444.100435
+    >>> parse_timestamp(1727289444), parse_timestamp("2024-09-25T18:37:24+00:00")
+    (1727289444.0, 1727289444.0)
+    >>> parse_timestamp("soon") is None
+    True
+    """
     if isinstance(value, int | float) and not isinstance(value, bool):
         return float(value)
-    return None
+    if not isinstance(value, str) or not value.strip():
+        return None
+    text = value.strip()
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    try:
+        parsed = datetime.fromisoformat(text.replace("z", "Z"))
+    except ValueError:
+        return None
+    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp()
+
+
+def _expires_at(obj: dict[str, Any]) -> float | None:
+    inner = obj.get("batch") if isinstance(obj.get("batch"), dict) else obj
+    return parse_timestamp(inner.get("expires_at"))
 
 
 def _batch_error(obj: dict[str, Any]) -> str | None:
@@ -253,6 +290,7 @@ def parse_batch_object(obj: object, *, batch_id: str | None = None) -> BatchStat
         failed=failed,
         expires_at=_expires_at(obj),
         result_url=url if isinstance(url, str) and url else None,
+        result_urls=(url,) if isinstance(url, str) and url else (),
         results=json.dumps({"results": results}).encode() if isinstance(results, list) else None,
         error=_batch_error(obj) if status is BatchStatus.FAILED else None,
     )

@@ -9,7 +9,10 @@ Layout::
         results/<key>.jsonl      the raw results of one batch, saved before parsing
 
 Every write is atomic (a temporary file in the same folder, then ``os.replace``), so a crash
-at any point leaves either the old or the new file. The API key is never written here.
+at any point leaves either the old or the new file. The temporary files a crash leaves
+(``.<name>.*.tmp``, and ``.<name>.<pid>.part`` of a cut download) are removed whenever the job's
+lock is taken. A write that fails (disk full, no permission) raises :class:`JobStoreError`
+naming the file. The API key is never written here.
 
 Examples
 --------
@@ -25,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import logging
 import os
 import tempfile
 from collections.abc import Iterator
@@ -35,16 +39,22 @@ from typing import Any
 
 import polars as pl
 
-from siraya_frames._errors import JobBusyError, JobError, JobNotFoundError
+from siraya_frames._errors import JobBusyError, JobError, JobNotFoundError, JobStoreError
 
 try:  # POSIX; elsewhere jobs are not locked (see JobStore.lock)
     import fcntl
 except ImportError:  # pragma: no cover
     fcntl = None  # type: ignore[assignment]
 
-__all__ = ["BatchRecord", "JobState", "JobStore", "atomic_write", "utc_now"]
+logger = logging.getLogger("siraya_frames")
+
+__all__ = ["BatchRecord", "JobState", "JobStore", "atomic_write", "utc_now", "writing"]
 
 JOB_FORMAT = "siraya-frames-job/1"
+TEMP_SUFFIXES = (".tmp", ".part")
+"""Endings of our own temporary files (``.<name>.*.tmp``, ``.<name>.<pid>.part``)."""
+TEMP_FOLDERS = (".", "batches", "results")
+"""The folders of a job directory where temporary files are made."""
 
 
 def utc_now() -> str:
@@ -66,6 +76,30 @@ def atomic_write(path: str | os.PathLike[str], data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+@contextlib.contextmanager
+def writing(path: str | os.PathLike[str]) -> Iterator[None]:
+    """Turn an ``OSError`` while writing ``path`` into a :class:`JobStoreError` naming it.
+
+    Examples
+    --------
+    >>> try:
+    ...     with writing("/job/job.json"):
+    ...         raise OSError(28, "No space left on device")
+    ... except JobStoreError as exc:
+    ...     print(exc)
+    could not write /job/job.json: [Errno 28] No space left on device; free space (or fix the \
+permissions) and re-run the same call (nothing is lost)
+    """
+    try:
+        yield
+    except OSError as exc:
+        raise JobStoreError(
+            f"could not write {os.fspath(path)}: [Errno {exc.errno}] {exc.strerror}; free "
+            "space (or fix the permissions) and re-run the same call (nothing is lost)",
+            path=os.fspath(path),
+        ) from exc
 
 
 @dataclass
@@ -94,6 +128,14 @@ class BatchRecord:
     result_url: str | None = None
     result_fetches: int = 0
     error: str | None = None
+    result_urls: list[str] = field(default_factory=list)
+    """Every results file of the batch (OpenAI: output and error files), absolute URLs."""
+    input_file_id: str | None = None
+    """The uploaded request file (file-based protocols), saved once the upload answered."""
+    upload_started_at: str | None = None
+    """Set before the request file is uploaded (the upload's intent)."""
+    create_sent_at: str | None = None
+    """Set before the create is sent: a resume then looks for the batch before creating."""
 
 
 @dataclass
@@ -109,6 +151,10 @@ class JobState:
     provenance: dict[str, Any] = field(default_factory=dict)
     batches: list[BatchRecord] = field(default_factory=list)
     format: str = JOB_FORMAT
+    task_fingerprint: str | None = None
+    """What defines the job's task (prompt, model, labels...: see ``_task.py``), hashed."""
+    protocol: str = "siraya"
+    """The wire protocol the job speaks (job dirs made before protocols existed: siraya)."""
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> JobState:
@@ -160,14 +206,25 @@ class JobStore:
 
     def save(self, state: JobState) -> None:
         """Write ``job.json`` atomically."""
-        atomic_write(self.state_file, state.to_json())
+        with writing(self.state_file):
+            atomic_write(self.state_file, state.to_json())
 
     def write_requests(self, requests: pl.DataFrame) -> None:
         """Save the unique requests (``custom_id``, ``params_json``) atomically."""
-        fd, tmp = tempfile.mkstemp(dir=self._ensure(), prefix=".requests.", suffix=".tmp")
-        os.close(fd)
-        requests.select("custom_id", "params_json").write_parquet(tmp)
-        os.replace(tmp, self.path / "requests.parquet")
+        target = self.path / "requests.parquet"
+        with writing(target):
+            fd, tmp = tempfile.mkstemp(dir=self._ensure(), prefix=".requests.", suffix=".tmp")
+            os.close(fd)
+            try:
+                requests.select("custom_id", "params_json").write_parquet(tmp)
+                os.replace(tmp, target)
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
+
+    def count_requests(self) -> int:
+        """How many requests ``requests.parquet`` holds (read from its footer)."""
+        return pl.scan_parquet(self.path / "requests.parquet").select(pl.len()).collect().item()
 
     def read_requests(self, columns: list[str] | None = None) -> pl.DataFrame:
         """The unique requests of the job, in submission order (only ``columns`` if given)."""
@@ -175,7 +232,9 @@ class JobStore:
 
     def write_ids(self, key: str, ids: list[str]) -> None:
         """Save the custom_ids of one planned batch."""
-        atomic_write(self.path / "batches" / f"{key}.ids", ("\n".join(ids) + "\n").encode())
+        path = self.path / "batches" / f"{key}.ids"
+        with writing(path):
+            atomic_write(path, ("\n".join(ids) + "\n").encode())
 
     def read_ids(self, key: str) -> list[str]:
         """The custom_ids of one planned batch."""
@@ -183,8 +242,29 @@ class JobStore:
 
     def results_path(self, key: str) -> Path:
         """Where the raw results of batch ``key`` are saved."""
-        (self.path / "results").mkdir(parents=True, exist_ok=True)
+        with writing(self.path / "results"):
+            (self.path / "results").mkdir(parents=True, exist_ok=True)
         return self.path / "results" / f"{key}.jsonl"
+
+    def remove_temporary_files(self) -> list[Path]:
+        """Delete the temporary files an interrupted write or download left; return them.
+
+        Only files named like ours (``.<name>...tmp`` / ``.part``) in the job directory and
+        its ``batches/`` and ``results/`` folders; call it holding the lock.
+        """
+        removed = []
+        for folder in TEMP_FOLDERS:
+            for path in sorted((self.path / folder).glob(".*")):
+                if path.name.endswith(TEMP_SUFFIXES) and path.is_file() and not path.is_symlink():
+                    try:
+                        path.unlink(missing_ok=True)
+                    except OSError as exc:  # a read-only directory: harmless, left there
+                        logger.debug("could not remove %s: %s", path, exc)
+                        continue
+                    removed.append(path)
+        if removed:
+            logger.info("removed %d leftover temporary file(s) in %s", len(removed), self.path)
+        return removed
 
     @contextlib.contextmanager
     def lock(self) -> Iterator[None]:
@@ -196,7 +276,9 @@ class JobStore:
             At once (no waiting) when another process holds it. On systems without
             ``fcntl`` (Windows) jobs are not locked.
         """
-        with (self._ensure() / ".lock").open("a+") as fh:
+        with writing(self.path / ".lock"):
+            fh = (self._ensure() / ".lock").open("a+")
+        with fh:
             if fcntl is not None:
                 try:
                     fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -212,10 +294,22 @@ class JobStore:
             fh.truncate()
             fh.write(f"pid {os.getpid()}")
             fh.flush()
+            self.remove_temporary_files()
             try:
                 yield
             finally:
                 fh.truncate(0)  # closing the file releases the lock
+
+    def tidy(self) -> None:
+        """Remove leftover temporary files if the lock is free and the directory writable.
+
+        A job another process holds, or a read-only directory, is left as it is (logged).
+        """
+        try:
+            with self.lock():
+                pass
+        except (JobBusyError, JobStoreError) as exc:
+            logger.debug("not tidying %s: %s", self.path, exc)
 
     def _ensure(self) -> Path:
         self.path.mkdir(parents=True, exist_ok=True)

@@ -1,34 +1,64 @@
 """Submit: intents first, then creates, so that no batch is ever paid for twice.
 
-For each planned batch the intent (its ids and a deterministic ``Idempotency-Key``) is saved
-in the job directory *before* the create is sent, and the batch id *after*. A create whose
-answer was lost is resent with the same key, and the service returns the batch it already
-made. The steps are generators driven by ``_polling.drive`` / ``adrive``.
+For each planned batch the intent (its ids and an ``Idempotency-Key`` derived from the job, the
+batch key and a hash of the exact body) is saved in the job directory *before* the create is
+sent, and the batch id *after*. A create whose answer was lost is resent with the saved key,
+and the service returns the batch it already made; a different body never reuses a key.
+
+A round is planned (and checked against the limits) before anything is written; then its ids
+files, then ``requests.parquet`` with any new requests, then ``job.json`` with the intents and
+``n_requests``. The first ``n_requests`` rows of ``requests.parquet`` are planned; rows after
+them (a run cut short before its intents were saved) are planned again by the next call.
+The steps are generators driven by ``_polling.drive`` / ``adrive``.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import sys
 
 import polars as pl
 
-from siraya_frames._errors import UnexpectedResponseError
+from siraya_frames._create import create_steps
+from siraya_frames._errors import APIStatusError, IdempotencyConflictError, UnexpectedResponseError
 from siraya_frames._plan import BatchPayload, plan_batches
-from siraya_frames._polling import Call, Steps
+from siraya_frames._polling import Steps
+from siraya_frames._protocols import get_protocol
 from siraya_frames._shapes import BatchState, BatchStatus
 from siraya_frames._store import BatchRecord, JobState, JobStore, utc_now
 
 logger = logging.getLogger("siraya_frames")
 
-__all__ = ["apply_state", "next_round", "plan_round", "submit_steps"]
+__all__ = [
+    "apply_state",
+    "idempotency_key",
+    "next_round",
+    "plan_added",
+    "plan_round",
+    "submit_steps",
+    "unplanned_requests",
+]
 
 
-def plan_round(
-    store: JobStore, state: JobState, requests: pl.DataFrame, round_no: int
+def idempotency_key(job_id: str, key: str, body: bytes) -> str:
+    """The ``Idempotency-Key`` of one create: the job, the batch key and the body's hash.
+
+    Examples
+    --------
+    >>> idempotency_key("j1", "r0-b0000", b'{"requests":[]}')
+    'sf-j1-r0-b0000-502b50c10db13457685b5a8025d8b576'
+    >>> a, b = (idempotency_key("j1", "r0-b0000", body) for body in (b"{1}", b"{2}"))
+    >>> a == b
+    False
+    """
+    return f"sf-{job_id}-{key}-{hashlib.sha256(body).hexdigest()[:32]}"
+
+
+def _record_intents(
+    store: JobStore, state: JobState, payloads: list[BatchPayload], round_no: int
 ) -> dict[str, BatchPayload]:
-    """Record intents for ``requests`` (custom_id, params_json); return the bodies by key."""
-    payloads = plan_batches(requests, max_requests=state.max_requests, max_bytes=state.max_bytes)
+    """Write each batch's ids and add its intent to ``state`` (not saved yet)."""
     bodies = {}
     for payload in payloads:
         key = f"r{round_no}-b{payload.index:04d}"
@@ -37,12 +67,58 @@ def plan_round(
             BatchRecord(
                 key=key,
                 round=round_no,
-                idempotency_key=f"sf-{state.job_id}-{key}",
+                idempotency_key=idempotency_key(state.job_id, key, payload.body),
                 n_requests=payload.n_requests,
                 planned_at=utc_now(),
             )
         )
         bodies[key] = payload
+    return bodies
+
+
+def _plan(state: JobState, requests: pl.DataFrame) -> list[BatchPayload]:
+    return plan_batches(
+        requests,
+        max_requests=state.max_requests,
+        max_bytes=state.max_bytes,
+        encoding=get_protocol(state.protocol).encoding,
+    )
+
+
+def plan_round(
+    store: JobStore, state: JobState, requests: pl.DataFrame, round_no: int
+) -> dict[str, BatchPayload]:
+    """Record intents for ``requests`` (custom_id, params_json); return the bodies by key."""
+    bodies = _record_intents(store, state, _plan(state, requests), round_no)
+    store.save(state)
+    return bodies
+
+
+def unplanned_requests(store: JobStore, state: JobState) -> pl.DataFrame:
+    """The requests saved in ``requests.parquet`` after its first ``state.n_requests`` rows:
+    held, but in no batch, because the run that added them stopped before saving intents."""
+    if store.count_requests() <= state.n_requests:
+        return pl.DataFrame(schema={"custom_id": pl.String, "params_json": pl.String})
+    return store.read_requests().slice(state.n_requests)
+
+
+def plan_added(
+    store: JobStore, state: JobState, held: pl.DataFrame, new: pl.DataFrame
+) -> dict[str, BatchPayload]:
+    """Plan, as one new round, the ``held`` requests not planned yet and the ``new`` ones.
+
+    ``held`` is the job's ``requests.parquet`` (empty for a new job), ``new`` the requests
+    it does not hold. Nothing is written until the round is planned (a
+    :class:`BatchLimitError` leaves the job as it was); ``job.json`` is saved last.
+    """
+    pending = pl.concat([held.slice(state.n_requests), new.select(held.columns)])
+    if pending.is_empty():
+        return {}
+    payloads = _plan(state, pending)
+    bodies = _record_intents(store, state, payloads, next_round(state))
+    if new.height:
+        store.write_requests(pl.concat([held, new.select(held.columns)]))
+    state.n_requests = held.height + new.height
     store.save(state)
     return bodies
 
@@ -51,15 +127,31 @@ def next_round(state: JobState) -> int:
     return 1 + max((b.round for b in state.batches), default=-1)
 
 
-def _body_for(store: JobStore, rec: BatchRecord, bodies: dict[str, BatchPayload]) -> bytes:
+def _body_for(
+    store: JobStore, rec: BatchRecord, bodies: dict[str, BatchPayload], protocol: str = "siraya"
+) -> bytes:
     """The body planned for ``rec`` (taken out of ``bodies``, so that it is freed once sent),
     or, after a restart, the same body rebuilt from the saved ids and requests."""
     if rec.key in bodies:
         return bodies.pop(rec.key).body
     ids = pl.DataFrame({"custom_id": store.read_ids(rec.key)})
     requests = ids.join(store.read_requests(), on="custom_id", how="left", maintain_order="left")
-    (payload,) = plan_batches(requests, max_requests=len(ids) + 1, max_bytes=sys.maxsize)
+    encoding = get_protocol(protocol).encoding
+    (payload,) = plan_batches(
+        requests, max_requests=len(ids) + 1, max_bytes=sys.maxsize, encoding=encoding
+    )
     return payload.body
+
+
+def _conflict(store: JobStore, rec: BatchRecord, exc: APIStatusError) -> IdempotencyConflictError:
+    return IdempotencyConflictError(
+        f"the service refused the create of batch {rec.key} of the job in "
+        f"{str(store.path)!r}: its Idempotency-Key {rec.idempotency_key!r} was already used "
+        f"with a different body ({exc.message}). Nothing was sent twice. Submit into another "
+        "job_dir (or delete this one) so that the requests get new keys",
+        status_code=409,
+        error_type=exc.error_type,
+    )
 
 
 def apply_state(rec: BatchRecord, state: BatchState) -> None:
@@ -73,6 +165,7 @@ def apply_state(rec: BatchRecord, state: BatchState) -> None:
         rec.failed = state.failed
     rec.expires_at = state.expires_at or rec.expires_at
     rec.result_url = state.result_url or rec.result_url
+    rec.result_urls = list(state.result_urls) or rec.result_urls
     rec.error = state.error or rec.error
 
 
@@ -81,9 +174,15 @@ def submit_steps(store: JobStore, state: JobState, bodies: dict[str, BatchPayloa
     for rec in state.batches:
         if rec.status != "planned":
             continue
-        body = _body_for(store, rec, bodies)
         logger.info("creating batch %s (%d requests)", rec.key, rec.n_requests)
-        answer = yield Call("create_batch", (body,), {"idempotency_key": rec.idempotency_key})
+        try:
+            answer = yield from create_steps(
+                store, state, rec, lambda rec=rec: _body_for(store, rec, bodies, state.protocol)
+            )
+        except APIStatusError as exc:
+            if exc.status_code == 409:
+                raise _conflict(store, rec, exc) from exc
+            raise
         if not answer.batch_id:
             raise UnexpectedResponseError(f"the create of batch {rec.key} returned no batch id")
         rec.batch_id = answer.batch_id

@@ -9,6 +9,7 @@ download with fewer lines than requests is fetched again. Between rounds the wai
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -21,7 +22,7 @@ from siraya_frames._submit import apply_state, submit_steps
 
 logger = logging.getLogger("siraya_frames")
 
-__all__ = ["FINISHED", "cancel_steps", "is_finished", "poll_steps", "wait_steps"]
+__all__ = ["FINISHED", "already_ended", "cancel_steps", "is_finished", "poll_steps", "wait_steps"]
 
 
 FINISHED = {s.value for s in BatchStatus if s.is_terminal} | {"not_submitted"}
@@ -69,8 +70,10 @@ def _poll_one(store: JobStore, rec: BatchRecord) -> Steps:
         return
     if not answer.status.is_terminal:
         return
-    if rec.result_url and rec.result_fetches < MAX_RESULT_FETCHES:
-        got = yield Call("fetch_results", (rec.result_url, sink), {"batch_id": rec.batch_id})
+    urls = rec.result_urls or ([rec.result_url] if rec.result_url else [])
+    if urls and rec.result_fetches < MAX_RESULT_FETCHES:
+        where = urls[0] if len(urls) == 1 else urls
+        got = yield Call("fetch_results", (where, sink), {"batch_id": rec.batch_id})
         _take_results(store, rec, got)
         return
     rec.result_fetches += 1
@@ -142,6 +145,29 @@ def _eta(seen: dict[str, tuple[float, int]], state: JobState, now: float) -> flo
     return min(etas) if etas else None
 
 
+_ENDED = re.compile(
+    r"already (been )?(ended|completed|finished|cancell?ed|expired|failed)|has ended"
+    r"|cannot cancel a batch with status '?(completed|failed|expired|cancell?ed)",
+    re.I,
+)
+
+
+def already_ended(exc: APIStatusError) -> bool:
+    """True when a cancel failed because the batch had ended: a 409, or a 400 saying so.
+
+    Examples
+    --------
+    >>> from siraya_frames._errors import error_for_status
+    >>> already_ended(error_for_status(400)("Batch batch_x has already ended", status_code=400))
+    True
+    >>> already_ended(error_for_status(400)("bad batch id", status_code=400))
+    False
+    """
+    if exc.status_code == 409:
+        return True
+    return exc.status_code == 400 and bool(_ENDED.search(str(exc)))
+
+
 def cancel_steps(store: JobStore, state: JobState) -> Steps:
     for rec in state.batches:
         if rec.status == "planned":
@@ -151,7 +177,7 @@ def cancel_steps(store: JobStore, state: JobState) -> Steps:
             try:
                 answer = yield Call("cancel_batch", (rec.batch_id,))
             except APIStatusError as exc:
-                if exc.status_code != 409:
+                if not already_ended(exc):
                     raise
                 continue  # it ended meanwhile: the next poll collects its results
             apply_state(rec, answer)

@@ -227,6 +227,13 @@ def test_readme_python_blocks_run_in_order(
     assert (tmp_path / "jobs" / "tour" / "job.json").is_file()
 
 
+def test_readme_examples_for_other_services_compile() -> None:
+    blocks = readme_blocks("py")  # not run: they need real keys of other services
+    assert blocks and all('protocol="' in block for block in blocks)
+    for n, block in enumerate(blocks, 1):
+        compile(block, f"README.md py block {n}", "exec")
+
+
 def test_readme_pytest_plugin_example_passes(tmp_path: Path) -> None:
     (block,) = [b for b in readme_blocks("python") if "pytest_plugins" in b]
     (tmp_path / "test_readme_plugin.py").write_text(block, encoding="utf-8")

@@ -9,7 +9,7 @@ import pytest
 
 from siraya_frames._build import build_requests
 from siraya_frames._errors import ParameterError
-from siraya_frames._estimate import PRICES, PRICES_AS_OF, estimate
+from siraya_frames._estimate import PRICES, PRICES_AS_OF, _price_table, estimate
 from siraya_frames._plan import plan_batches, unique_requests
 
 COLUMNS = [
@@ -69,10 +69,50 @@ def test_cost_is_half_the_standard_price(frame):
 
 def test_built_in_prices():
     assert PRICES_AS_OF == "2026-11-01"
-    assert PRICES["openai/gpt-4o-mini-batch"] == {"input": 0.15, "output": 0.60}
-    assert PRICES["anthropic/claude-sonnet-4.5"] == {"input": 3.0, "output": 15.0}
-    assert PRICES["anthropic/claude-haiku-4.5"] == {"input": 1.0, "output": 5.0}
+    assert PRICES["openai/gpt-4o-mini-batch"] == {
+        "input": 0.15,
+        "output": 0.60,
+        "cache_read": 0.075,
+        "cache_write": 0.15,
+    }
+    assert PRICES["openai/gpt-4o"] == {
+        "input": 2.50,
+        "output": 10.00,
+        "cache_read": 1.25,
+        "cache_write": 2.50,
+    }
+    assert PRICES["anthropic/claude-sonnet-4.5"] == {
+        "input": 3.0,
+        "output": 15.0,
+        "cache_read": 0.30,
+        "cache_write": 3.75,
+    }
+    assert PRICES["anthropic/claude-haiku-4.5"] == {
+        "input": 1.0, "output": 5.0, "cache_read": 0.10, "cache_write": 1.25,
+    }  # fmt: skip
     assert "openai/gpt-4o-mini" in PRICES
+
+
+def test_cache_prices_given_or_derived_from_the_input_price():
+    table = _price_table(
+        {
+            "mine/full": {"input": 2.0, "output": 4.0, "cache_read": 0.5, "cache_write": 3.0},
+            "mine/plain": {"input": 2.0, "output": 4.0},
+            "openai/gpt-4o": {"input": 5.0, "output": 20.0},  # keeps gpt-4o's 0.5x / 1x
+        }
+    )
+    rates = ["input_price", "output_price", "cache_read_price", "cache_write_price"]
+    got = {m: table.filter(pl.col("model") == m).select(rates).row(0) for m in table["model"]}
+    assert got["mine/full"] == (2.0, 4.0, 0.5, 3.0)
+    assert got["mine/plain"] == pytest.approx((2.0, 4.0, 0.2, 2.5))  # 0.1x and 1.25x
+    assert got["openai/gpt-4o"] == pytest.approx((5.0, 20.0, 2.5, 5.0))
+
+
+@pytest.mark.parametrize("bad", [{"cache_read": -1}, {"cache_write": "x"}, {"cache_read": None}])
+def test_a_bad_cache_price_is_refused_naming_the_model(frame, bad):
+    prices = {"mine/m": {"input": 1.0, "output": 1.0, **bad}}
+    with pytest.raises(ParameterError, match=r"prices\['mine/m'\].*cache_read"):
+        estimate(frame, prices=prices)
 
 
 def test_mixed_models_and_overridden_prices():

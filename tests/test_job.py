@@ -441,3 +441,72 @@ def test_insufficient_balance_mid_submit_resumes_without_resending(tmp_path):
         out = sf.join_results(_requests(df), job.wait(progress=False, schedule=FAST).results())
         assert emu.stats()["batches"] == 3
     _assert_echo(out, df)
+
+
+def test_the_same_rows_in_two_job_dirs_with_other_limits_get_their_own_keys(tmp_path):
+    """The key hashes the body: the second job's first batch (5 rows, not 3) is not a 409."""
+    df = _frame(9)
+    with Emulator(api_key=KEY) as emu, _client(emu) as client:
+        one = sf.submit(_requests(df), client=client, job_dir=tmp_path / "a", max_requests=3)
+        two = sf.submit(_requests(df), client=client, job_dir=tmp_path / "b", max_requests=5)
+        for job in (one, two):
+            out = job.wait(progress=False, schedule=FAST).results()
+            _assert_echo(sf.join_results(_requests(df), out), df)
+        assert emu.stats()["batches"] == 3 + 2
+    keys = [json.loads((tmp_path / d / "job.json").read_text())["batches"] for d in "ab"]
+    assert len({b["idempotency_key"] for batches in keys for b in batches}) == 5
+
+
+def test_a_key_reused_with_another_body_is_a_clear_error_never_retried(tmp_path):
+    from siraya_frames._plan import plan_batches
+
+    df, job_dir = _frame(4), tmp_path / "j"
+    with Emulator(api_key=KEY) as emu, _client(emu) as client:
+        emu.set_faults(fail_next_calls=1, http_error_status=400)  # intents saved, no batch
+        with pytest.raises(errors.BadRequestError):
+            sf.submit(_requests(df), client=client, job_dir=job_dir)
+        saved_key = json.loads((job_dir / "job.json").read_text())["batches"][0]["idempotency_key"]
+        (other,) = plan_batches(_requests(_frame(1)))
+        client.create_batch(other.body, idempotency_key=saved_key)  # the key, another body
+        with pytest.raises(errors.IdempotencyConflictError) as caught:
+            sf.Job.open(job_dir, client=client).wait(progress=False, schedule=FAST)
+        conflicts = [c for c in emu.calls() if c["method"] == "POST" and c["status"] == 409]
+        assert len(conflicts) == 1 and emu.stats()["batches"] == 1
+    err = caught.value
+    assert err.status_code == 409 and isinstance(err, errors.APIStatusError)
+    assert "batch r0-b0000" in str(err) and saved_key in str(err)
+    assert "another job_dir" in str(err) and KEY not in str(err)
+
+
+def test_status_works_on_a_read_only_job_directory(tmp_path, monkeypatch):
+    """Tests run as root, which ignores chmod: the read-only file system is simulated."""
+    import errno
+    import os
+    import pathlib
+    import tempfile
+
+    df, job_dir = _frame(6), tmp_path / "j"
+    with Emulator(api_key=KEY) as emu, _client(emu) as client:
+        sf.submit(_requests(df), client=client, job_dir=job_dir, max_requests=4)
+        (job_dir / "results").mkdir(exist_ok=True)
+        (job_dir / "results" / ".r0-b0000.jsonl.77.part").write_text("cut")
+        real_open = pathlib.Path.open
+
+        def read_only_open(self, mode="r", *args, **kwargs):
+            if any(c in mode for c in "wa+x"):
+                raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(self))
+            return real_open(self, mode, *args, **kwargs)
+
+        def read_only(*args, **kwargs):
+            raise OSError(errno.EROFS, os.strerror(errno.EROFS))
+
+        monkeypatch.setattr(pathlib.Path, "open", read_only_open)
+        monkeypatch.setattr(tempfile, "mkstemp", read_only)
+        monkeypatch.setattr(pathlib.Path, "unlink", read_only)
+        monkeypatch.setattr(pathlib.Path, "mkdir", read_only)
+        job = sf.Job.open(job_dir, client=client)
+        status = job.status()
+        assert status.total == 6 and status.batches.height == 2
+        assert status.batches["status"].to_list() != ["planned", "planned"]
+        assert (job_dir / "results" / ".r0-b0000.jsonl.77.part").exists()  # left as it was
+        assert job.results().height == 6

@@ -36,10 +36,12 @@ def requests() -> pl.DataFrame:
 def results() -> pl.DataFrame:
     """Normalised results, in another order than the requests, as a batch returns them."""
     rows = [
-        ("id-awful", "errored", None, None, None, None, None, "overloaded_error", "Overloaded"),
-        ("id-great", "succeeded", "positive", "end_turn", "m", 10, 1, None, None),
-    ]
-    return pl.DataFrame(rows, schema=RESULT_SCHEMA, orient="row")
+        {"custom_id": "id-awful", "result_status": "errored", "error_type": "overloaded_error",
+         "error_message": "Overloaded"},
+        {"custom_id": "id-great", "result_status": "succeeded", "response_text": "positive",
+         "stop_reason": "end_turn", "model": "m", "input_tokens": 10, "output_tokens": 1},
+    ]  # fmt: skip
+    return pl.DataFrame(rows, schema=RESULT_SCHEMA)
 
 
 def test_rows_keep_their_order_and_height_and_get_their_answers(
@@ -48,7 +50,9 @@ def test_rows_keep_their_order_and_height_and_get_their_answers(
     joined = join_results(requests, results)
     assert joined.columns == ["review", "stars", "custom_id", *ANSWERS]
     assert joined.select("review", "stars", "custom_id").equals(requests.drop("params"))
-    assert joined.select(ANSWERS).rows() == [
+    shown = ["response_text", "result_status", "stop_reason", "input_tokens", "output_tokens",
+             "error_type", "error_message", "batch_id"]  # fmt: skip
+    assert joined.select(shown).rows() == [
         ("positive", "succeeded", "end_turn", 10, 1, None, None, None),
         (None, "errored", None, None, None, "overloaded_error", "Overloaded", None),
         ("positive", "succeeded", "end_turn", 10, 1, None, None, None),
@@ -259,3 +263,21 @@ def test_order_height_fan_out_and_statuses(ids: list[str | None], answered: dict
             assert (status, text) == (answered[custom_id], f"answer {custom_id}")
         else:
             assert (status, text) == ("missing", None)
+
+
+def test_tool_calls_and_cache_tokens_flow_through_to_the_joined_rows() -> None:
+    tool = {"type": "tool_use", "id": "toolu_1", "name": "label", "input": {"label": "pos"}}
+    usage = {"input_tokens": 7, "output_tokens": 3, "cache_read_input_tokens": 900,
+             "cache_creation_input_tokens": 50}  # fmt: skip
+    message = {"model": "m", "stop_reason": "tool_use", "content": [tool], "usage": usage}
+    line = {"custom_id": "id-great", "result": {"type": "succeeded", "message": message}}
+    requests = pl.DataFrame({"review": ["great", "fine"], "custom_id": ["id-great", "id-fine"]})
+    joined = join_results(requests, read_results([line]), prefix="llm_")
+    got = joined.select(
+        "llm_tool_calls", "llm_cache_read_input_tokens", "llm_cache_creation_input_tokens"
+    ).rows()
+    assert got == [('[{"name":"label","input":{"label":"pos"},"id":"toolu_1"}]', 900, 50),
+                   (None, None, None)]  # fmt: skip
+    assert ANSWERS[:2] == ["response_text", "tool_calls"]
+    assert ANSWERS[4:8] == ["input_tokens", "output_tokens", "cache_read_input_tokens",
+                            "cache_creation_input_tokens"]  # fmt: skip

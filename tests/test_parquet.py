@@ -57,3 +57,21 @@ def test_the_file_gets_the_usual_permissions(tmp_path):
     umask = os.umask(0)
     os.umask(umask)
     assert path.stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+def test_provenance_totals_the_cache_tokens_counting_a_shared_answer_once(tmp_path):
+    path = tmp_path / "out.parquet"
+    df = pl.DataFrame(
+        {
+            "custom_id": ["a", "a", "b"],
+            "result_status": ["succeeded"] * 3,
+            "input_tokens": [10, 10, 5],
+            "output_tokens": [2, 2, 1],
+            "cache_read_input_tokens": [100, 100, None],
+            "cache_creation_input_tokens": [0, 0, 40],
+        }
+    )
+    sf.write_parquet(df, path)
+    prov = sf.read_provenance(path)
+    assert (prov["input_tokens"], prov["output_tokens"]) == (15, 3)
+    assert (prov["cache_read_input_tokens"], prov["cache_creation_input_tokens"]) == (100, 40)

@@ -111,6 +111,7 @@ def test_defaults_are_the_config_defaults():
     assert plan_batches.__kwdefaults__ == {
         "max_requests": DEFAULT_MAX_REQUESTS,
         "max_bytes": DEFAULT_MAX_BYTES,
+        "encoding": None,  # the {"requests": [...]} JSON body
     }
 
 

@@ -71,7 +71,42 @@ def test_schedule_backs_off_to_the_cap():
 def test_schedule_never_waits_past_expiry_or_beyond_the_cap(n, now, to_expiry, eta):
     s = PollSchedule()
     wait = s.delay(n, now=now, expires_at=now + to_expiry, eta=eta)
-    assert 0.0 <= wait <= s.maximum
-    assert wait <= max(to_expiry, 0.0) + 1e-6
+    assert min(s.minimum, s.initial) <= wait <= s.maximum
+    assert wait <= max(to_expiry, s.minimum) + 1e-6
     if eta is not None:
         assert wait <= eta + s.initial + 1e-6
+
+
+class _Stop(Exception):
+    pass
+
+
+def test_a_batch_past_its_expiry_but_still_running_is_not_polled_in_a_loop(tmp_path):
+    """Clock skew or a slow service: expires_at is behind us and the batch still runs."""
+    from siraya_frames._shapes import BatchState, BatchStatus
+    from siraya_frames._store import BatchRecord, JobState, JobStore
+    from siraya_frames._wait import wait_steps
+
+    clock = [1_000.0]
+    store = JobStore(tmp_path)
+    rec = BatchRecord("r0-b0000", 0, "k", 5, status="in_progress", batch_id="b1")
+    rec.expires_at = clock[0] - 600.0  # ten minutes ago
+    state = JobState("j", "https://x/v1", 10, 1000, n_requests=5, batches=[rec])
+    running = BatchState("b1", BatchStatus.IN_PROGRESS, expires_at=rec.expires_at)
+
+    class Client:
+        gets = 0
+
+        def get_batch(self, batch_id, *, results_path):
+            Client.gets += 1
+            return running
+
+    def sleep(seconds):  # the simulated clock: a minute, or 10,000 polls, then stop
+        clock[0] += seconds
+        if clock[0] >= 1_060.0 or Client.gets > 10_000:
+            raise _Stop
+
+    steps = wait_steps(store, state, PollSchedule(), lambda s: None, None, lambda: clock[0])
+    with pytest.raises(_Stop):
+        drive(steps, Client(), sleep=sleep)
+    assert 20 <= Client.gets <= 31  # one GET per 2 s (DEFAULT_MIN_POLL_INTERVAL) at most

@@ -123,6 +123,38 @@ def test_summary_counts_unique_requests_once(tmp_path):
     assert sf.summarize(out)["note"][0].startswith("no price")
 
 
+def test_summary_prices_input_cache_read_cache_write_and_output_each_at_its_rate():
+    out = pl.DataFrame(
+        {
+            "custom_id": ["a", "a", "b"],
+            "result_status": ["succeeded"] * 3,
+            "input_tokens": [1_000, 1_000, 200],
+            "cache_read_input_tokens": [10_000, 10_000, None],
+            "cache_creation_input_tokens": [0, 0, 4_000],
+            "output_tokens": [100, 100, 50],
+        }
+    )
+    row = sf.summarize(out, model="anthropic/claude-haiku-4.5").row(0, named=True)
+    # Haiku 4.5 per million: input 1.00, cache read 0.10, cache write 1.25, output 5.00;
+    # "a" counted once: 1,200 input, 10,000 read, 4,000 written, 150 output.
+    standard = (1_200 * 1.00 + 10_000 * 0.10 + 4_000 * 1.25 + 150 * 5.00) / 1e6
+    assert standard == pytest.approx(0.00795)
+    assert row["cost_usd"] == pytest.approx(0.003975)  # the batch price: half
+    assert (row["input_tokens"], row["cache_read_input_tokens"]) == (1_200, 10_000)
+    assert (row["cache_creation_input_tokens"], row["output_tokens"]) == (4_000, 150)
+    mine = {"my/m": {"input": 2.0, "output": 8.0}}  # cache: 0.1x and 1.25x the input price
+    row = sf.summarize(out, model="my/m", prices=mine).row(0, named=True)
+    assert row["cost_usd"] == pytest.approx((1_200 * 2 + 10_000 * 0.2 + 4_000 * 2.5 + 150 * 8)
+                                            / 1e6 / 2)  # fmt: skip
+
+
+def test_summary_of_a_frame_without_cache_columns_counts_them_zero():
+    out = pl.DataFrame({"custom_id": ["a"], "result_status": ["succeeded"],
+                        "input_tokens": [1_000_000], "output_tokens": [0]})  # fmt: skip
+    row = sf.summarize(out, model="openai/gpt-4o").row(0, named=True)
+    assert row["cost_usd"] == pytest.approx(1.25) and row["cache_read_input_tokens"] == 0
+
+
 def test_namespace_on_dataframe_and_lazyframe(tmp_path):
     df = pl.DataFrame({"answer": ["neutral", "negative"]})
     req = df.lazy().siraya.build_requests(prompt="ANSWER={answer}", model="m", max_tokens=5)
@@ -205,3 +237,31 @@ def test_a_run_where_no_answer_gives_a_label_says_so(tmp_path):
     with pytest.warns(sf.ResultsWarning, match="2 rows succeeded but no answer gave a label"):
         out, _ = _run(df, tmp_path, prompt="ANSWER={answer}", labels=LABELS)
     assert out["label"].null_count() == 2
+
+
+def test_another_task_in_the_same_job_dir_is_refused_but_more_rows_are_welcome(tmp_path):
+    df = pl.DataFrame({"answer": ["positive", "negative"]})
+    more = pl.DataFrame({"answer": ["positive", "negative", "neutral"]})
+    with Emulator(responder=scripted) as emu, sf.SirayaClient("k", emu.base_url) as client:
+
+        def run(frame, **kw):
+            args = {"prompt": "ANSWER={answer}", "labels": LABELS, "max_tokens": 50,
+                    "model": "openai/gpt-4o-mini-batch", **kw}  # fmt: skip
+            return sf.run(frame, client=client, job_dir=tmp_path / "job", progress=False,
+                          show_summary=False, **args)  # fmt: skip
+
+        assert run(df)["label"].to_list() == ["positive", "negative"]
+        assert run(more)["label"].to_list() == ["positive", "negative", "neutral"]
+        for other, differs in [
+            ({"prompt": "Say ANSWER={answer}"}, "prompt_template 'ANSWER={answer}' vs 'Say"),
+            ({"model": "openai/gpt-4o-batch"}, "model 'openai/gpt-4o-mini-batch' vs 'openai/"),
+            ({"labels": ["positive", "negative"]}, "labels ["),
+            ({"max_tokens": 60}, "params {'max_tokens': 50} vs {'max_tokens': 60}"),
+            ({"system": "Be brief."}, "'system': 'Be brief.'"),
+        ]:
+            with pytest.raises(sf.errors.JobMismatchError) as caught:
+                run(more, **other)
+            message = str(caught.value)
+            assert differs in message, message
+            assert str(tmp_path / "job") in message and "another job_dir" in message
+        assert emu.stats()["batches"] == 2  # nothing was sent for the refused runs

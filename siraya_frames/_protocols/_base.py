@@ -1,0 +1,165 @@
+"""The one small interface every wire protocol implements.
+
+A protocol is a stateless value: the endpoints, the auth headers, how request lines are
+made and framed, how a batch object becomes a :class:`~siraya_frames._shapes.BatchState`,
+where the results live, the error envelope, the limits, the default base URL and the
+environment variables. The clients and the lifecycle steps call only this interface.
+
+Examples
+--------
+>>> from siraya_frames._protocols import get_protocol
+>>> proto = get_protocol("anthropic")
+>>> proto.batch_url("https://api.anthropic.com/v1", "msgbatch_1")
+'https://api.anthropic.com/v1/messages/batches/msgbatch_1'
+>>> sorted(proto.auth_headers("k"))
+['anthropic-version', 'x-api-key']
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, ClassVar
+from urllib.parse import quote, urlencode, urljoin
+
+from siraya_frames._errors import UnexpectedResponseError
+from siraya_frames._http import error_detail
+from siraya_frames._plan import JSON_REQUESTS, RequestEncoding
+from siraya_frames._shapes import BatchState
+
+__all__ = ["METADATA_KEY", "WireProtocol", "decode_object", "resolve_url"]
+
+METADATA_KEY = "siraya_frames_key"
+"""The batch metadata key that holds the job's Idempotency-Key (protocols with metadata)."""
+
+_MAX_DEPTH = 64
+
+
+def resolve_url(base_url: str, url: str) -> str:
+    """An absolute URL: ``url`` as it is, or resolved against the service's base URL.
+
+    Examples
+    --------
+    >>> resolve_url("https://h.example/v1", "/v1/messages/batches/x/results")
+    'https://h.example/v1/messages/batches/x/results'
+    >>> resolve_url("https://h.example/v1", "https://files.example/x")
+    'https://files.example/x'
+    """
+    return urljoin(base_url.rstrip("/") + "/", url)
+
+
+def _depth(obj: Any, limit: int) -> None:
+    stack = [(obj, 0)]
+    while stack:
+        value, level = stack.pop()
+        if level > limit:
+            raise ValueError(f"nested deeper than {limit} levels")
+        if isinstance(value, dict):
+            stack.extend((v, level + 1) for v in value.values())
+        elif isinstance(value, list):
+            stack.extend((v, level + 1) for v in value)
+
+
+def decode_object(body: bytes, *, what: str, batch_id: str | None = None) -> dict[str, Any]:
+    """Decode a JSON object from the server (depth-bounded), or raise UnexpectedResponseError.
+
+    Examples
+    --------
+    >>> decode_object(b'{"id": "b"}', what="the batch")
+    {'id': 'b'}
+    """
+    try:
+        obj = json.loads(body)
+        _depth(obj, _MAX_DEPTH)
+    except (ValueError, RecursionError) as exc:
+        raise UnexpectedResponseError(
+            f"{what} was not a JSON object: {body[:200]!r}", batch_id=batch_id
+        ) from exc
+    if not isinstance(obj, dict):
+        raise UnexpectedResponseError(
+            f"{what} was {type(obj).__name__}, not a JSON object", batch_id=batch_id
+        )
+    return obj
+
+
+class WireProtocol:
+    """What one batch protocol says on the wire. Subclasses override what differs."""
+
+    name: ClassVar[str]
+    default_base_url: ClassVar[str]
+    env_api_key: ClassVar[str]
+    env_base_url: ClassVar[str]
+    max_requests: ClassVar[int]
+    """Requests per batch the planner uses by default."""
+    max_bytes: ClassVar[int]
+    """Bytes per batch payload (body or file) the planner uses by default."""
+    encoding: ClassVar[RequestEncoding] = JSON_REQUESTS
+    uploads_file: ClassVar[bool] = False
+    """True when the requests are uploaded as a file before the create."""
+    finds_lost_creates: ClassVar[bool] = False
+    """True when the list endpoint can find a batch whose create answer was lost."""
+    honours_idempotency_key: ClassVar[bool] = False
+    """True when a create resent with the same ``Idempotency-Key`` returns the first batch."""
+    batches_path: ClassVar[str] = "/batches"
+
+    # ---- endpoints
+    def create_url(self, base_url: str) -> str:
+        return f"{base_url}{self.batches_path}"
+
+    def batch_url(self, base_url: str, batch_id: str) -> str:
+        return f"{base_url}{self.batches_path}/{quote(batch_id, safe='')}"
+
+    def cancel_url(self, base_url: str, batch_id: str) -> str:
+        return f"{self.batch_url(base_url, batch_id)}/cancel"
+
+    def list_url(self, base_url: str, after: str | None) -> str:
+        query = {"limit": 100, **({"after": after} if after else {})}
+        return f"{base_url}{self.batches_path}?{urlencode(query)}"
+
+    def upload_url(self, base_url: str) -> str:
+        return f"{base_url}/files"
+
+    def file_content_url(self, base_url: str, file_id: str) -> str:
+        return f"{base_url}/files/{quote(file_id, safe='')}/content"
+
+    # ---- requests
+    def auth_headers(self, api_key: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {api_key}"}
+
+    def create_body(
+        self, payload: bytes, *, input_file_id: str | None, metadata: dict[str, str]
+    ) -> bytes:
+        """The create body: by default the planned payload itself."""
+        return payload
+
+    # ---- answers
+    def error_detail(self, body: bytes) -> tuple[str, str | None]:
+        """(message, error type) of an error answer."""
+        return error_detail(body)
+
+    def parse_batch(self, obj: dict[str, Any], *, batch_id: str | None) -> BatchState:
+        raise NotImplementedError  # pragma: no cover
+
+    def parse_get_body(self, body: bytes, *, batch_id: str) -> BatchState:
+        """The state in a ``GET`` answer (a batch object, unless the protocol says more)."""
+        obj = decode_object(body, what="the batch GET answer", batch_id=batch_id)
+        return self.parse_batch(obj, batch_id=batch_id)
+
+    def parse_list(self, body: bytes) -> tuple[list[BatchState], str | None]:
+        """The batches of one list page, and the cursor of the next page (or None)."""
+        obj = decode_object(body, what="the batch list")
+        data = obj.get("data")
+        if not isinstance(data, list):
+            raise UnexpectedResponseError(f"the batch list has no data array: {body[:200]!r}")
+        states = [self.parse_batch(b, batch_id=None) for b in data if isinstance(b, dict)]
+        more = obj.get("has_more") is True and states
+        return states, (obj.get("last_id") or states[-1].batch_id) if more else None
+
+    def parse_file(self, body: bytes) -> str:
+        """The id of an uploaded file."""
+        obj = decode_object(body, what="the file upload answer")
+        if not isinstance(obj.get("id"), str) or not obj["id"]:
+            raise UnexpectedResponseError(f"the file upload answer has no id: {body[:200]!r}")
+        return obj["id"]
+
+    def __repr__(self) -> str:
+        return f"<protocol {self.name}>"
