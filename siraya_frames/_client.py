@@ -20,10 +20,9 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import AsyncIterable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 
@@ -35,7 +34,9 @@ from siraya_frames._client_base import (
     _join_parts,
     _piece,
     _urls,
+    open_part,
 )
+from siraya_frames._guards import Deadline
 from siraya_frames._http import (
     HttpCall,
     RetryPolicy,
@@ -48,6 +49,29 @@ from siraya_frames._shapes import BatchState
 logger = logging.getLogger("siraya_frames")
 
 __all__ = ["AsyncSirayaClient", "RetryPolicy", "SirayaClient", "is_transient"]
+
+_ERROR_BYTES = 65536
+"""The most of an error answer read: its message is in the first bytes."""
+
+
+def _head(chunks: Iterable[bytes], deadline: Deadline) -> bytes:
+    """The first ``_ERROR_BYTES`` of an answer, read within the call's deadline."""
+    out = bytearray()
+    for chunk in chunks:
+        out += chunk
+        if len(out) >= _ERROR_BYTES or not deadline.left():
+            break
+    return bytes(out[:_ERROR_BYTES])
+
+
+async def _ahead(chunks: AsyncIterable[bytes], deadline: Deadline) -> bytes:
+    """The awaitable :func:`_head`."""
+    out = bytearray()
+    async for chunk in chunks:
+        out += chunk
+        if len(out) >= _ERROR_BYTES or not deadline.left():
+            break
+    return bytes(out[:_ERROR_BYTES])
 
 
 class SirayaClient(_Base):
@@ -165,23 +189,26 @@ class SirayaClient(_Base):
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _attempt(self, call: HttpCall) -> Any:
-        method, url, headers, body = self._request(call)
-        logger.debug("%s %s", method, urlsplit(url).path)
+        deadline = self._deadline(call)
         try:
-            with self._http.stream(
-                method, url, headers=headers, content=body, follow_redirects=not call.authed
-            ) as response:
-                if response.status_code >= 400:
-                    raise self._error(call, response, response.read())
-                if call.sink is None:
-                    return self._interpret(call, response.read())
-                part = part_path(call.sink)
-                with part.open("wb") as fh:
-                    for chunk in response.iter_bytes():
-                        fh.write(chunk)
+            while True:
+                with self._http.stream(**self._open(call, deadline)) as response:
+                    if (hop := self._redirect(call, response)) is not None:
+                        call = hop
+                        continue
+                    budget = self._budget(call, deadline)
+                    if response.status_code >= 400:
+                        raise self._error(call, response, _head(response.iter_bytes(), deadline))
+                    if call.sink is None:
+                        body = b"".join(budget.take(c) for c in response.iter_bytes())
+                        return self._interpret(call, body)
+                    part = part_path(call.sink)
+                    with open_part(part) as fh:
+                        for chunk in response.iter_bytes():
+                            fh.write(budget.take(chunk))
+                return self._settle_sink(call, part)
         except httpx.HTTPError as exc:
-            raise connection_error(call, exc) from exc
-        return self._settle_sink(call, part)
+            raise connection_error(call, exc, self._api_key) from exc
 
     def close(self) -> None:
         """Close the underlying HTTP connections."""
@@ -289,23 +316,27 @@ class AsyncSirayaClient(_Base):
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _attempt(self, call: HttpCall) -> Any:
-        method, url, headers, body = self._request(call)
-        logger.debug("%s %s", method, urlsplit(url).path)
+        deadline = self._deadline(call)
         try:
-            async with self._http.stream(
-                method, url, headers=headers, content=body, follow_redirects=not call.authed
-            ) as response:
-                if response.status_code >= 400:
-                    raise self._error(call, response, await response.aread())
-                if call.sink is None:
-                    return self._interpret(call, await response.aread())
-                part = part_path(call.sink)
-                with part.open("wb") as fh:
-                    async for chunk in response.aiter_bytes():
-                        fh.write(chunk)
+            while True:
+                async with self._http.stream(**self._open(call, deadline)) as response:
+                    if (hop := self._redirect(call, response)) is not None:
+                        call = hop
+                        continue
+                    budget = self._budget(call, deadline)
+                    if response.status_code >= 400:
+                        head = await _ahead(response.aiter_bytes(), deadline)
+                        raise self._error(call, response, head)
+                    if call.sink is None:
+                        body = [budget.take(c) async for c in response.aiter_bytes()]
+                        return self._interpret(call, b"".join(body))
+                    part = part_path(call.sink)
+                    with open_part(part) as fh:
+                        async for chunk in response.aiter_bytes():
+                            fh.write(budget.take(chunk))
+                return self._settle_sink(call, part)
         except httpx.HTTPError as exc:
-            raise connection_error(call, exc) from exc
-        return self._settle_sink(call, part)
+            raise connection_error(call, exc, self._api_key) from exc
 
     async def aclose(self) -> None:
         """Close the underlying HTTP connections."""

@@ -23,7 +23,6 @@ import math
 import re
 import time
 import unicodedata
-from collections.abc import Iterable, Iterator
 from typing import Any
 from urllib.parse import quote
 
@@ -32,8 +31,8 @@ from siraya_frames._errors import APITimeoutError, InputError, UnexpectedRespons
 __all__ = [
     "DEFAULT_MAX_JSON_BYTES",
     "MAX_BATCH_ID_CHARS",
+    "ByteBudget",
     "Deadline",
-    "capped",
     "check_batch_id",
     "finite_seconds",
     "loads",
@@ -220,32 +219,38 @@ class Deadline:
         return left
 
 
-def capped(
-    chunks: Iterable[bytes], *, max_bytes: int, deadline: Deadline, what: str, hint: str
-) -> Iterator[bytes]:
-    """Pass ``chunks`` on until ``max_bytes`` (decoded) or the deadline is passed, then raise.
+class ByteBudget:
+    """Bytes one answer may still bring, and its deadline: each chunk is counted as it comes.
 
     Examples
     --------
-    >>> list(capped([b"ab", b"cd"], max_bytes=4, deadline=Deadline(9, what="x"), what="x",
-    ...             hint="h"))
-    [b'ab', b'cd']
-    >>> list(capped([b"ab", b"cd"], max_bytes=3, deadline=Deadline(9, what="x"), what="x",
-    ...             hint="raise max_bytes"))  # doctest: +ELLIPSIS
+    >>> budget = ByteBudget(3, Deadline(9, what="x"), what="the download", hint="raise it")
+    >>> budget.take(b"ab")
+    b'ab'
+    >>> budget.take(b"cd")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    siraya_frames._errors.UnexpectedResponseError: x is larger than 3 bytes (decoded), ...
+    siraya_frames._errors.UnexpectedResponseError: the download is larger than 3 bytes ...
     """
-    total = 0
-    for chunk in chunks:
-        total += len(chunk)
-        if total > max_bytes:
+
+    def __init__(self, max_bytes: int, deadline: Deadline, *, what: str, hint: str) -> None:
+        self.max_bytes = max_bytes
+        self.deadline = deadline
+        self.what = what
+        self.hint = hint
+        self.total = 0
+
+    def take(self, chunk: bytes) -> bytes:
+        """Count ``chunk``; raise once the total is over the cap or the deadline has passed."""
+        self.total += len(chunk)
+        if self.total > self.max_bytes:
             raise UnexpectedResponseError(
-                f"{what} is larger than {_size(max_bytes)} (decoded), the most allowed; {hint}",
-                batch_id=deadline.batch_id,
+                f"{self.what} is larger than {_size(self.max_bytes)} (decoded), the most "
+                f"allowed; {self.hint}",
+                batch_id=self.deadline.batch_id,
             )
-        deadline.left()
-        yield chunk
+        self.deadline.left()
+        return chunk
 
 
 def _size(n: int) -> str:
