@@ -9,8 +9,7 @@ Examples
 >>> import os, tempfile, time
 >>> from siraya_frames.emulator._backends import EchoBackend
 >>> from siraya_frames.emulator._config import EmulatorConfig
->>> from siraya_frames.emulator._params import checker_for
-from siraya_frames.emulator._runtime import Runtime
+>>> from siraya_frames.emulator._runtime import Runtime
 >>> from siraya_frames.emulator._store import Store
 >>> rt = Runtime(EmulatorConfig(), Store(os.path.join(tempfile.mkdtemp(), "s.sqlite3")))
 >>> _ = rt.store.create_batch(batch_id="b", file_id="f", created_at=time.time(),
