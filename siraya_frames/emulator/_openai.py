@@ -163,7 +163,7 @@ class OpenAIHandlers(Handlers):
                 f"The file is {len(content)} bytes; the limit is {self.max_file_bytes} bytes. "
                 "Split it into several batches."
             )
-            return self.error(message, "invalid_request_error", 413, param="file")
+            return self.error(message, "request_too_large", 413, param="file")
         stored = self.files.put(
             f"file-{uuid.uuid4().hex[:24]}",
             content,
