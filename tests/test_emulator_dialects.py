@@ -159,3 +159,30 @@ def test_openai_upload_over_the_file_limit_is_refused() -> None:
         answer = http.post(f"{emu.base_url}/files", data={"purpose": "batch"}, files=files)
     assert answer.status_code == 413
     assert answer.json()["error"]["type"] == "request_too_large"
+
+
+def test_anthropic_create_time_checks_and_before_id_paging() -> None:
+    with Emulator(dialect="anthropic") as emu, httpx.Client(headers=ANTHROPIC_HEADERS) as http:
+        url = f"{emu.url}/v1/messages/batches"
+        bad = body(1)
+        bad["requests"][0]["custom_id"] = "has space"
+        refused = http.post(url, json=bad)
+        ids = [http.post(url, json=body(1)).json()["id"] for _ in range(4)]
+        newer = http.get(url, params={"before_id": ids[0], "limit": 2}).json()
+        older = http.get(url, params={"after_id": ids[3], "limit": 2}).json()
+    assert refused.status_code == 400
+    assert refused.json()["error"]["type"] == "invalid_request_error"
+    assert "custom_id" in refused.json()["error"]["message"]
+    assert [b["id"] for b in newer["data"]] == [ids[2], ids[1]] and newer["has_more"] is True
+    assert [b["id"] for b in older["data"]] == [ids[2], ids[1]] and older["has_more"] is True
+
+
+def test_anthropic_body_over_the_limit_is_request_too_large() -> None:
+    with (
+        Emulator(dialect="anthropic", max_bytes=100) as emu,
+        httpx.Client(headers=ANTHROPIC_HEADERS) as http,
+    ):
+        answer = http.post(f"{emu.url}/v1/messages/batches", json=body(5))
+    assert answer.status_code == 413
+    assert answer.json()["type"] == "error"
+    assert answer.json()["error"]["type"] == "request_too_large"

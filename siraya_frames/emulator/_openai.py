@@ -31,6 +31,7 @@ import hmac
 import json
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 from starlette.requests import Request
@@ -48,6 +49,7 @@ from siraya_frames.emulator._model import (
     SUCCEEDED,
     VALIDATING,
     Batch,
+    ResultRow,
 )
 from siraya_frames.emulator._runtime import Runtime
 from siraya_frames.emulator._validate import CreateRejected
@@ -184,7 +186,9 @@ class OpenAIHandlers(Handlers):
                     return batch, is_output
         return None
 
-    def _file_or_404(self, request: Request, endpoint: str) -> Response | StoredFile | tuple:
+    def _file_or_404(
+        self, request: Request, endpoint: str
+    ) -> Response | StoredFile | tuple[Batch, bool]:
         early = self.gate(request, endpoint)
         if early is not None:
             return early
@@ -222,11 +226,12 @@ class OpenAIHandlers(Handlers):
         return self.jsonl_response(request, batch, self._render(batch), keep=self._keep(is_output))
 
     @staticmethod
-    def _render(batch: Batch) -> Any:
+    def _render(batch: Batch) -> Callable[[ResultRow], str]:
         return lambda row: dumps(shapes.result_line(batch, row)) + "\n"
 
     @staticmethod
-    def _keep(is_output: bool) -> Any:
+    def _keep(is_output: bool) -> Callable[[ResultRow], bool]:
+        """Output files hold the succeeded lines, error files the rest."""
         return lambda row: (row.kind == SUCCEEDED) == is_output
 
     # -- batches -----------------------------------------------------------------------------
