@@ -231,3 +231,48 @@ def test_custom_id_pattern_matches_the_documented_rule(custom_id: str) -> None:
     allowed = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
     expected = len(custom_id) <= 64 and set(custom_id) <= allowed
     assert bool(CUSTOM_ID_PATTERN.match(custom_id)) is expected
+
+
+def test_openai_dialect_forwards_chat_bodies_to_the_upstream(upstream: FakeUpstream) -> None:
+    lines = [
+        {
+            "custom_id": f"u{i}",
+            "method": "POST",
+            "url": "/v1/chat/completions",
+            "body": {
+                "model": "gpt-x",
+                "messages": [
+                    {"role": "system", "content": "be brief"},
+                    {"role": "user", "content": f"hi {i}"},
+                ],
+            },
+        }
+        for i in range(2)
+    ]
+    content = "".join(json.dumps(x) + "\n" for x in lines).encode()
+    emu = Emulator(dialect="openai", backend="openai-compatible", upstream_url=upstream.url)
+    with emu:
+        file_id = http.post(
+            f"{emu.base_url}/files",
+            data={"purpose": "batch"},
+            files={"file": ("in.jsonl", content)},
+        ).json()["id"]
+        batch = http.post(
+            f"{emu.base_url}/batches",
+            json={
+                "input_file_id": file_id,
+                "endpoint": "/v1/chat/completions",
+                "completion_window": "24h",
+            },
+        ).json()
+        output_file_id = (
+            emu.wait(batch["id"])
+            and http.get(f"{emu.base_url}/batches/{batch['id']}").json()["output_file_id"]
+        )
+        out = http.get(f"{emu.base_url}/files/{output_file_id}/content").text
+    answers = {
+        x["custom_id"]: x["response"]["body"]["choices"][0]["message"]["content"]
+        for x in map(json.loads, out.splitlines())
+    }
+    assert answers == {"u0": "up: hi 0", "u1": "up: hi 1"}
+    assert {b["messages"][0]["role"] for b in upstream.bodies} == {"system"}

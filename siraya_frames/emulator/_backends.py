@@ -8,9 +8,16 @@
 * `OpenAICompatibleBackend` forwards each request to a real ``/chat/completions`` endpoint
   (e.g. Ollama at ``http://127.0.0.1:11434/v1``), a few at a time.
 * `ResponderBackend` calls a Python function ``responder(params, *, custom_id)`` that returns
-  the answer text, a dict ``{"text": ..., "stop_reason"?, "input_tokens"?, "output_tokens"?}``,
-  or ``{"error": {"type": ..., "message": ...}}`` for an errored result. An exception raised
-  by the responder becomes an ``api_error`` result.
+  the answer text, a dict ``{"text": ..., "stop_reason"?, "input_tokens"?, "output_tokens"?,
+  "thinking"?, "tool_calls"?, "cache_creation_input_tokens"?, "cache_read_input_tokens"?}``,
+  or ``{"error": {"type": ..., "message": ...}}`` for an errored result. ``tool_calls`` is a
+  list of ``{"name": str, "input": dict, "id"?: str}`` (the stop reason then defaults to
+  ``tool_use``; ``text`` may be left out). An exception raised by the responder becomes an
+  ``api_error`` result.
+
+On the ``anthropic`` and ``openai`` dialects (``EchoBackend(thinking=True)``), a request with
+``params.thinking = {"type": "enabled", ...}`` or a ``reasoning_effort`` gets an echo answer with a thinking text, ``THINKING_TEMPLATE`` filled in, whose
+words count as output tokens.
 
 Examples
 --------
@@ -21,6 +28,7 @@ Outcome(kind='succeeded', text='a b', stop_reason='max_tokens', input_tokens=3, 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -90,10 +98,44 @@ def prompt_tokens(params: dict[str, Any]) -> int:
     return total
 
 
+THINKING_TEMPLATE = "The last user message has {words} words; the answer repeats them."
+"""The echo backend's thinking text when the request asks for thinking."""
+
+
+def wants_thinking(params: dict[str, Any]) -> bool:
+    """Whether a request asks for thinking (Anthropic ``thinking``, OpenAI ``reasoning_effort``).
+
+    Examples
+    --------
+    >>> wants_thinking({"thinking": {"type": "enabled", "budget_tokens": 1024}})
+    True
+    >>> wants_thinking({"reasoning_effort": "low"}), wants_thinking({})
+    (True, False)
+    """
+    thinking = params.get("thinking")
+    if isinstance(thinking, dict) and thinking.get("type") in ("enabled", "adaptive"):
+        return True
+    return params.get("reasoning_effort") not in (None, "none")
+
+
+def echo_outcome(params: dict[str, Any], *, thinking: bool = False) -> Outcome:
+    """Return the echo answer of one request (with thinking when asked for and ``thinking``)."""
+    text = last_user_text(params)
+    outcome = synthetic_outcome(params, text)
+    if not (thinking and wants_thinking(params)):
+        return outcome
+    thought = THINKING_TEMPLATE.format(words=count_words(text))
+    return dataclasses.replace(
+        outcome,
+        output_tokens=outcome.output_tokens + count_words(thought),
+        extra={"thinking": thought},
+    )
+
+
 def synthetic_outcome(params: dict[str, Any], text: str) -> Outcome:
     """Return a succeeded outcome for ``text``, cut to ``max_tokens`` words if longer."""
     words = text.split()
-    limit = params.get("max_tokens")
+    limit = params.get("max_tokens", params.get("max_completion_tokens"))
     if isinstance(limit, int) and len(words) > limit:
         return Outcome.succeeded(
             " ".join(words[:limit]),
@@ -105,11 +147,20 @@ def synthetic_outcome(params: dict[str, Any], text: str) -> Outcome:
 
 
 class EchoBackend:
-    """Answers with the last user message (see the module docstring)."""
+    """Answers with the last user message (see the module docstring).
+
+    Parameters
+    ----------
+    thinking
+        Add a thinking text when a request asks for thinking (the Siraya dialects do not).
+    """
+
+    def __init__(self, *, thinking: bool = False) -> None:
+        self._thinking = thinking
 
     def answer(self, params: dict[str, Any], custom_id: str) -> Outcome:
         """Return the echo outcome of one request."""
-        return synthetic_outcome(params, last_user_text(params))
+        return echo_outcome(params, thinking=self._thinking)
 
     def complete(self, items: Sequence[tuple[str, dict[str, Any]]]) -> list[Outcome]:
         """Answer every ``(custom_id, params)`` pair."""
@@ -163,16 +214,50 @@ def outcome_from_reply(params: dict[str, Any], reply: Any) -> Outcome:
         return Outcome.errored(
             str(error.get("type", "api_error")), str(error.get("message", "error"))
         )
-    if isinstance(reply, dict) and isinstance(reply.get("text"), str):
-        base = synthetic_outcome(params, reply["text"])
-        return Outcome.succeeded(
-            reply["text"],
-            input_tokens=int(reply.get("input_tokens", base.input_tokens)),
-            output_tokens=int(reply.get("output_tokens", count_words(reply["text"]))),
-            stop_reason=str(reply.get("stop_reason", "end_turn")),
-        )
+    if isinstance(reply, dict) and (isinstance(reply.get("text"), str) or "tool_calls" in reply):
+        return _rich_outcome(params, reply)
     return Outcome.errored(
         "api_error", f"responder returned {type(reply).__name__}; expected str or dict"
+    )
+
+
+_EXTRA_INTS = ("cache_creation_input_tokens", "cache_read_input_tokens")
+
+
+def _rich_outcome(params: dict[str, Any], reply: dict[str, Any]) -> Outcome:
+    text = reply.get("text") or ""
+    calls = reply.get("tool_calls") or []
+    thinking = reply.get("thinking")
+    if not isinstance(calls, list) or not all(_is_tool_call(c) for c in calls):
+        return Outcome.errored(
+            "api_error",
+            'responder returned bad "tool_calls"; expected a list of '
+            '{"name": str, "input": dict, "id"?: str}',
+        )
+    if thinking is not None and not isinstance(thinking, str):
+        return Outcome.errored("api_error", 'responder returned a non-string "thinking"')
+    extra: dict[str, Any] = {k: int(reply[k]) for k in _EXTRA_INTS if k in reply}
+    if thinking:
+        extra["thinking"] = thinking
+    if calls:
+        extra["tool_calls"] = [{k: c[k] for k in ("id", "name", "input") if k in c} for c in calls]
+    words = count_words(text) + count_words(thinking or "")
+    words += sum(count_words(json.dumps(c["input"])) for c in calls)
+    return Outcome.succeeded(
+        text,
+        input_tokens=int(reply.get("input_tokens", prompt_tokens(params))),
+        output_tokens=int(reply.get("output_tokens", words)),
+        stop_reason=str(reply.get("stop_reason", "tool_use" if calls else "end_turn")),
+        extra=extra,
+    )
+
+
+def _is_tool_call(call: Any) -> bool:
+    return (
+        isinstance(call, dict)
+        and isinstance(call.get("name"), str)
+        and isinstance(call.get("input"), dict)
+        and isinstance(call.get("id", ""), str)
     )
 
 
@@ -320,7 +405,7 @@ def make_backend(config: EmulatorConfig) -> Backend:
             concurrency=config.upstream_concurrency,
             timeout=config.upstream_timeout,
         )
-    return EchoBackend()
+    return EchoBackend(thinking=config.dialect in ("anthropic", "openai"))
 
 
 def loads_params(params_json: str) -> dict[str, Any]:

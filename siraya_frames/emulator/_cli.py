@@ -68,7 +68,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add(
         "--api-key",
         default=None,
-        help="require 'Authorization: Bearer KEY' on every call "
+        help="require 'Authorization: Bearer KEY' (or x-api-key: KEY, anthropic) on every call "
         f"(default: ${ENV_API_KEY}, else no auth)",
     )
     add(
@@ -76,8 +76,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         choices=DIALECTS,
         default="quickstart",
         help="which documented response "
-        "shapes to speak: the Siraya quickstart page, the API reference pages, or Infron's "
-        "status object with a result_url (default: %(default)s)",
+        "shapes to speak: the Siraya quickstart page, the API reference pages, Infron's "
+        "status object with a result_url, Anthropic's Message Batches (SDK base URL: the "
+        "root, without /v1) or OpenAI's files + batches (default: %(default)s)",
     )
     add(
         "--results-format",
@@ -201,6 +202,8 @@ def serve(args: argparse.Namespace) -> int:
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
     auth = "API key required" if emulator.config.api_key else "no API key required"
     print(f"Siraya batch API emulator listening on {emulator.base_url}", flush=True)
+    if emulator.config.dialect == "anthropic":
+        print(f"(anthropic SDK: base_url={emulator.url}, it adds /v1 itself)", flush=True)
     print(
         f"dialect={emulator.config.dialect} results_format={emulator.config.results_format}"
         f" ({auth}); press Ctrl-C to stop.",

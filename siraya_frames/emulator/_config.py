@@ -21,8 +21,9 @@ from typing import Any
 
 from siraya_frames._errors import ConfigurationError
 
-DIALECTS = ("quickstart", "reference", "infron")
-"""Wire dialects of the batch endpoints (see ``_shapes``)."""
+DIALECTS = ("quickstart", "reference", "infron", "anthropic", "openai")
+"""Wire dialects: Siraya's three (see ``_shapes``), Anthropic Message Batches (``_anthropic``)
+and OpenAI's file-based Batch API (``_openai``)."""
 RESULTS_FORMATS = ("anthropic", "openai")
 """Shapes of one result line in a JSONL result file."""
 BACKENDS = ("echo", "openai-compatible")
@@ -36,6 +37,10 @@ DEFAULT_MAX_REQUESTS = 100_000
 """Requests per batch (Anthropic's documented limit)."""
 DEFAULT_MAX_BYTES = 256 * 1024 * 1024
 """Bytes of one create body (Anthropic's documented 256 MB)."""
+OPENAI_MAX_REQUESTS = 50_000
+"""Requests per batch of the ``openai`` dialect (OpenAI's documented limit)."""
+OPENAI_MAX_FILE_BYTES = 200 * 1024 * 1024
+"""Bytes of one uploaded file of the ``openai`` dialect (OpenAI's documented 200 MB)."""
 DEFAULT_ERROR_TYPE = "api_error"
 DEFAULT_HTTP_ERROR_STATUS = 429
 DEFAULT_RETRY_AFTER = 1.0
@@ -46,7 +51,7 @@ ENV_API_KEY = "SIRAYA_EMULATOR_API_KEY"
 Responder = Callable[..., Any]
 """``responder(params, *, custom_id) -> str | dict``; see ``_backends.ResponderBackend``."""
 
-API_ENDPOINTS = ("create", "get", "cancel", "result_file")
+API_ENDPOINTS = ("create", "get", "cancel", "result_file", "list", "delete", "upload", "file")
 """Names of the endpoints that HTTP faults can hit (``http_error_endpoints``)."""
 
 
@@ -76,7 +81,8 @@ class Faults:
         The next N API calls fail with ``http_error_status``; counts down to 0.
     http_error_endpoints : tuple of str or None
         Restrict HTTP faults to these endpoints (``create``, ``get``, ``cancel``,
-        ``result_file``); None means all of them.
+        ``result_file``; on the anthropic and openai dialects also ``list``, ``delete``,
+        ``upload``, ``file``); None means all of them.
     drop_after_create : int
         The next N accepted creates are stored, then the connection is dropped with no
         answer (``True`` means 1).
@@ -180,10 +186,13 @@ class EmulatorConfig(Faults):
     port : int
         Port to listen on; 0 picks a free one.
     api_key : str or None
-        When set, every API and admin call needs ``Authorization: Bearer <api_key>``.
+        When set, every API and admin call needs ``Authorization: Bearer <api_key>``
+        (``x-api-key: <api_key>`` on the anthropic dialect).
     dialect : str
-        ``quickstart`` (Siraya quickstart page), ``reference`` (Siraya API reference pages)
-        or ``infron`` (Infron/OneRouter status object with a ``result_url``).
+        ``quickstart`` (Siraya quickstart page), ``reference`` (Siraya API reference pages),
+        ``infron`` (Infron/OneRouter status object with a ``result_url``), ``anthropic``
+        (Message Batches, ``x-api-key`` auth; SDK base URL: `Emulator.url`) or ``openai``
+        (files + batches, Bearer auth; SDK base URL: `Emulator.base_url`).
     results_format : str
         ``anthropic`` or ``openai`` result lines (JSONL dialects only).
     backend : str
@@ -201,7 +210,8 @@ class EmulatorConfig(Faults):
     data_dir : str or None
         Folder of the SQLite state; None makes a temporary one removed on close.
     max_requests, max_bytes : int
-        Create-time limits: more requests gives 400, a larger body 413.
+        Create-time limits: more requests gives 400, a larger body 413 (the openai dialect
+        caps them at its own 50,000 requests and 200 MB per file).
     result_host : str or None
         Host name written in infron ``result_url``s (None: the host the client called).
     seed : int

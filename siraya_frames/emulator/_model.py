@@ -5,7 +5,8 @@ Statuses are kept in OpenAI's vocabulary internally; ``_shapes`` maps them to ea
     validating ─▶ in_progress ─▶ finalizing ─▶ completed
          │             │
          │             ├─(cancel)─▶ cancelling ─▶ cancelled
-         └─────────────┴─(completion window passed)─▶ expired
+         ├─────────────┴─(completion window passed)─▶ expired
+         └─(input file invalid, openai dialect)─▶ failed
 
 Examples
 --------
@@ -17,7 +18,9 @@ True
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, field
+from typing import Any
 
 VALIDATING = "validating"
 IN_PROGRESS = "in_progress"
@@ -26,7 +29,8 @@ COMPLETED = "completed"
 CANCELLING = "cancelling"
 CANCELLED = "cancelled"
 EXPIRED = "expired"
-TERMINAL = frozenset({COMPLETED, CANCELLED, EXPIRED})
+FAILED = "failed"
+TERMINAL = frozenset({COMPLETED, CANCELLED, EXPIRED, FAILED})
 
 SUCCEEDED = "succeeded"
 ERRORED = "errored"
@@ -50,6 +54,10 @@ class Outcome:
         Usage (0 when not succeeded).
     error_type, error_message : str or None
         The error (errored only), e.g. ``api_error``.
+    extra : dict
+        Richer parts of an answer, all optional: ``thinking`` (str), ``tool_calls`` (list of
+        ``{"id"?, "name", "input"}``), ``cache_creation_input_tokens`` and
+        ``cache_read_input_tokens`` (int, both included in ``input_tokens``).
     """
 
     kind: str
@@ -59,13 +67,20 @@ class Outcome:
     output_tokens: int = 0
     error_type: str | None = None
     error_message: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def succeeded(
-        cls, text: str, *, input_tokens: int, output_tokens: int, stop_reason: str = "end_turn"
+        cls,
+        text: str,
+        *,
+        input_tokens: int,
+        output_tokens: int,
+        stop_reason: str = "end_turn",
+        extra: dict[str, Any] | None = None,
     ) -> Outcome:
         """Return a successful outcome."""
-        return cls(SUCCEEDED, text, stop_reason, input_tokens, output_tokens)
+        return cls(SUCCEEDED, text, stop_reason, input_tokens, output_tokens, extra=extra or {})
 
     @classmethod
     def errored(cls, error_type: str, message: str) -> Outcome:
@@ -99,6 +114,14 @@ class Batch:
     body_hash: str
     result_token: str
     model: str
+    failed_at: float | None = None
+    meta_json: str | None = None
+    deleted: int = 0
+
+    @property
+    def meta(self) -> dict[str, Any]:
+        """Protocol details kept with the batch (openai: endpoint, metadata, errors...)."""
+        return json.loads(self.meta_json) if self.meta_json else {}
 
     @property
     def task_id(self) -> int:
@@ -113,7 +136,7 @@ class Batch:
     @property
     def finished_at(self) -> float | None:
         """When the batch reached its terminal status."""
-        return self.completed_at or self.cancelled_at or self.expired_at
+        return self.completed_at or self.cancelled_at or self.expired_at or self.failed_at
 
 
 @dataclass(frozen=True)
@@ -131,3 +154,9 @@ class ResultRow:
     error_type: str | None
     error_message: str | None
     processed_at: float | None
+    extra_json: str | None = None
+
+    @property
+    def extra(self) -> dict[str, Any]:
+        """The richer parts of the answer (see `Outcome`), ``{}`` when none."""
+        return json.loads(self.extra_json) if self.extra_json else {}

@@ -103,7 +103,11 @@ class Emulator:
 
     @property
     def base_url(self) -> str:
-        """The API base URL, e.g. ``http://127.0.0.1:54321/v1``."""
+        """The API base URL, e.g. ``http://127.0.0.1:54321/v1``.
+
+        Give it to `SirayaClient` and to ``openai.OpenAI(base_url=...)``; the Anthropic SDK
+        adds ``/v1`` itself, so give ``anthropic.Anthropic(base_url=...)`` `url` instead.
+        """
         return self.url + "/v1"
 
     @property
@@ -261,7 +265,7 @@ class Emulator:
         deadline = time.monotonic() + timeout
         while True:
             found = self.batch(batch_id)
-            if found["status"] in ("completed", "cancelled", "expired"):
+            if found["status"] in ("completed", "cancelled", "expired", "failed"):
                 return found
             if time.monotonic() > deadline:
                 raise TimeoutError(f"batch {batch_id} still {found['status']} after {timeout} s")

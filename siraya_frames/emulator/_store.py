@@ -18,6 +18,7 @@ Examples
 
 from __future__ import annotations
 
+import json
 import random
 import sqlite3
 import threading
@@ -28,6 +29,7 @@ from siraya_frames.emulator._model import (
     CANCELLING,
     ERRORED,
     EXPIRED,
+    FAILED,
     IN_PROGRESS,
     SUCCEEDED,
     TERMINAL,
@@ -56,7 +58,10 @@ CREATE TABLE IF NOT EXISTS batches (
     idempotency_key TEXT UNIQUE,
     body_hash TEXT NOT NULL,
     result_token TEXT NOT NULL,
-    model TEXT NOT NULL
+    model TEXT NOT NULL,
+    failed_at REAL,
+    meta TEXT,
+    deleted INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS requests (
     batch_seq INTEGER NOT NULL,
@@ -73,19 +78,35 @@ CREATE TABLE IF NOT EXISTS requests (
     error_type TEXT,
     error_message TEXT,
     processed_at REAL,
+    extra TEXT,
     PRIMARY KEY (batch_seq, idx)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS requests_pos ON requests (batch_seq, pos);
+CREATE TABLE IF NOT EXISTS files (
+    id TEXT PRIMARY KEY,
+    created_at REAL NOT NULL,
+    filename TEXT NOT NULL,
+    purpose TEXT NOT NULL,
+    content BLOB NOT NULL
+);
 """
+_ADDED_COLUMNS = (
+    ("batches", "failed_at", "REAL"),
+    ("batches", "meta", "TEXT"),
+    ("batches", "deleted", "INTEGER NOT NULL DEFAULT 0"),
+    ("requests", "extra", "TEXT"),
+)
+"""Columns added after the first release, added to a data directory made before them."""
 
 _BATCH_COLUMNS = (
     "seq, id, status, created_at, expires_at, in_progress_at, finalizing_at, completed_at, "
     "cancelling_at, cancelled_at, expired_at, total, completed, failed, input_tokens, "
-    "output_tokens, file_id, file_bytes, idempotency_key, body_hash, result_token, model"
+    "output_tokens, file_id, file_bytes, idempotency_key, body_hash, result_token, model, "
+    "failed_at, meta, deleted"
 )
 _RESULT_COLUMNS = (
     "idx, custom_id, model, kind, text, stop_reason, input_tokens, output_tokens, "
-    "error_type, error_message, processed_at"
+    "error_type, error_message, processed_at, extra"
 )
 _TIMESTAMP_OF = {
     IN_PROGRESS: "in_progress_at",
@@ -94,6 +115,7 @@ _TIMESTAMP_OF = {
     CANCELLING: "cancelling_at",
     CANCELLED: "cancelled_at",
     EXPIRED: "expired_at",
+    FAILED: "failed_at",
 }
 
 
@@ -131,6 +153,18 @@ class Store:
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=NORMAL")
         self._conn.executescript(_SCHEMA)
+        self._add_missing_columns()
+
+    def _add_missing_columns(self) -> None:
+        for table, column, kind in _ADDED_COLUMNS:
+            names = {row[1] for row in self._conn.execute(f"PRAGMA table_info({table})")}
+            if column not in names:
+                self._conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+
+    @property
+    def conn(self) -> tuple[sqlite3.Connection, threading.RLock]:
+        """The connection and the lock that guards it (for `_files.Files`)."""
+        return self._conn, self._lock
 
     def close(self) -> None:
         """Close the database."""
@@ -152,16 +186,20 @@ class Store:
         body_hash: str,
         result_token: str,
         model: str = "",
+        meta: str | None = None,
     ) -> Batch:
-        """Store a batch and its ``(custom_id, params_json, model)`` requests at once."""
+        """Store a batch and its ``(custom_id, params_json, model)`` requests at once.
+
+        ``meta`` is a JSON object of protocol details (see `Batch.meta`).
+        """
         positions = shuffled_positions(batch_id, len(requests))
         first_model = model or (requests[0][2] if requests else "")
         with self._lock, self._conn:
             self._conn.execute("BEGIN")
             cur = self._conn.execute(
                 "INSERT INTO batches (id, status, created_at, expires_at, total, file_id, "
-                "file_bytes, idempotency_key, body_hash, result_token, model) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "file_bytes, idempotency_key, body_hash, result_token, model, meta) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     batch_id,
                     VALIDATING,
@@ -174,6 +212,7 @@ class Store:
                     body_hash,
                     result_token,
                     first_model,
+                    meta,
                 ),
             )
             seq = cur.lastrowid
@@ -190,8 +229,10 @@ class Store:
         return batch
 
     def get(self, batch_id: str) -> Batch | None:
-        """Return the batch with this id, or None."""
-        return self._one(f"SELECT {_BATCH_COLUMNS} FROM batches WHERE id = ?", (batch_id,))
+        """Return the batch with this id (None if unknown or deleted)."""
+        return self._one(
+            f"SELECT {_BATCH_COLUMNS} FROM batches WHERE id = ? AND deleted = 0", (batch_id,)
+        )
 
     def by_idempotency_key(self, key: str) -> Batch | None:
         """Return the batch created with this ``Idempotency-Key``, or None."""
@@ -206,6 +247,47 @@ class Store:
                 tuple(TERMINAL),
             ).fetchall()
         return [Batch(*row) for row in rows]
+
+    def page(
+        self, *, limit: int, after: str | None = None, before: str | None = None
+    ) -> tuple[list[Batch], bool]:
+        """Return up to ``limit`` batches not deleted, newest first, and whether more follow.
+
+        ``after`` (a batch id) starts the page just after that batch (older ones); ``before``
+        ends it just before that batch (newer ones, still listed newest first).
+        """
+        where, params = "deleted = 0", []
+        if after is not None:
+            where += " AND seq < (SELECT seq FROM batches WHERE id = ?)"
+            params.append(after)
+        if before is not None:
+            where += " AND seq > (SELECT seq FROM batches WHERE id = ?)"
+            params.append(before)
+        order = "ASC" if before is not None and after is None else "DESC"
+        with self._lock:
+            rows = self._conn.execute(
+                f"SELECT {_BATCH_COLUMNS} FROM batches WHERE {where} ORDER BY seq {order} LIMIT ?",
+                (*params, limit + 1),
+            ).fetchall()
+        batches = [Batch(*row) for row in rows[:limit]]
+        if order == "ASC":
+            batches.reverse()
+        return batches, len(rows) > limit
+
+    def delete(self, seq: int) -> None:
+        """Hide a batch from `get` and `page` (Anthropic's delete)."""
+        with self._lock:
+            self._conn.execute("UPDATE batches SET deleted = 1 WHERE seq = ?", (seq,))
+
+    def kind_counts(self, seq: int) -> dict[str, int]:
+        """Return how many requests of a batch ended each way (``succeeded``, ``errored``...)."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT kind, COUNT(*) FROM requests WHERE batch_seq = ? AND kind IS NOT NULL "
+                "GROUP BY kind",
+                (seq,),
+            ).fetchall()
+        return dict(rows)
 
     def count(self) -> int:
         """Return how many batches are stored."""
@@ -266,7 +348,7 @@ class Store:
         before = self._conn.total_changes
         self._conn.executemany(
             "UPDATE requests SET kind = ?, text = ?, stop_reason = ?, input_tokens = ?, "
-            "output_tokens = ?, error_type = ?, error_message = ?, processed_at = ? "
+            "output_tokens = ?, error_type = ?, error_message = ?, processed_at = ?, extra = ? "
             "WHERE batch_seq = ? AND idx = ? AND kind IS NULL",
             (
                 (
@@ -278,6 +360,7 @@ class Store:
                     o.error_type,
                     o.error_message,
                     now,
+                    json.dumps(o.extra) if o.extra else None,
                     seq,
                     idx,
                 )

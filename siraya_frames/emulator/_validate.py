@@ -35,8 +35,13 @@ class CreateRejected(Exception):
         self.param = param
 
 
-def parse_create_body(body: bytes, *, max_requests: int) -> list[tuple[str, str, str]]:
+def parse_create_body(
+    body: bytes, *, max_requests: int, check_params: bool = True
+) -> list[tuple[str, str, str]]:
     """Check a create body; return ``(custom_id, params_json, model)`` per request.
+
+    With ``check_params=False`` (the ``anthropic`` dialect) only the shape is checked here:
+    each ``params`` must be an object; its fields are checked per request later (``_params``).
 
     Raises
     ------
@@ -54,9 +59,10 @@ def parse_create_body(body: bytes, *, max_requests: int) -> list[tuple[str, str,
     seen: dict[str, int] = {}
     parsed = []
     for index, item in enumerate(requests):
-        custom_id, params = _check_request(index, item, seen)
+        custom_id, params = _check_request(index, item, seen, check_params)
         seen[custom_id] = index
-        parsed.append((custom_id, _ENCODE(params), params["model"]))
+        model = params.get("model")
+        parsed.append((custom_id, _ENCODE(params), model if isinstance(model, str) else ""))
     return parsed
 
 
@@ -76,7 +82,9 @@ def _requests_list(body: bytes) -> list[Any]:
     return data["requests"]
 
 
-def _check_request(index: int, item: Any, seen: dict[str, int]) -> tuple[str, dict[str, Any]]:
+def _check_request(
+    index: int, item: Any, seen: dict[str, int], check_params: bool
+) -> tuple[str, dict[str, Any]]:
     where = f"requests[{index}]"
     if not isinstance(item, dict):
         raise CreateRejected(f"{where} must be an object with custom_id and params", where)
@@ -98,7 +106,8 @@ def _check_request(index: int, item: Any, seen: dict[str, int]) -> tuple[str, di
     params = item.get("params")
     if not isinstance(params, dict):
         raise CreateRejected(f"{where}: params is missing (or not an object)", where)
-    _check_params(index, where, params)
+    if check_params:
+        _check_params(index, where, params)
     return custom_id, params
 
 

@@ -23,11 +23,14 @@ Examples
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
+from typing import Any
 
 from siraya_frames.emulator._backends import Backend, loads_params
+from siraya_frames.emulator._cache import PromptCache
 from siraya_frames.emulator._model import (
     CANCELED,
     CANCELLED,
@@ -35,12 +38,15 @@ from siraya_frames.emulator._model import (
     COMPLETED,
     EXPIRED,
     EXPIRED_RESULT,
+    FAILED,
     FINALIZING,
     IN_PROGRESS,
+    SUCCEEDED,
     VALIDATING,
     Batch,
     Outcome,
 )
+from siraya_frames.emulator._params import checker_for
 from siraya_frames.emulator._runtime import Runtime
 
 logger = logging.getLogger("siraya_frames.emulator")
@@ -69,6 +75,8 @@ class Worker:
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._due: tuple[int, float] | None = None
+        self._check = checker_for(runtime.config.dialect)
+        self._cache = PromptCache(runtime.config.dialect)
 
     def start(self) -> None:
         """Start the thread."""
@@ -116,7 +124,10 @@ class Worker:
             return IDLE_POLL
         batch = active[0]
         if batch.status == VALIDATING:
-            store.set_status(batch.seq, IN_PROGRESS, now, only_from={VALIDATING})
+            failed = bool(batch.meta.get("errors"))
+            store.set_status(
+                batch.seq, FAILED if failed else IN_PROGRESS, now, only_from={VALIDATING}
+            )
             return 0.0
         if batch.status == FINALIZING:
             store.set_status(batch.seq, COMPLETED, now, only_from={FINALIZING})
@@ -152,10 +163,26 @@ class Worker:
         injected: list[tuple[int, Outcome]] = []
         asked: list[tuple[int, str, dict]] = []
         for idx, custom_id, params_json in rows:
-            if self._runtime.should_error(batch.task_id, custom_id, faults):
+            params = loads_params(params_json)
+            problem = self._check(params) if self._check is not None else None
+            if problem is not None:
+                injected.append((idx, Outcome.errored("invalid_request_error", problem)))
+            elif self._runtime.should_error(batch.task_id, custom_id, faults):
                 message = f"Injected {faults.error_type} (emulator fault injection)."
                 injected.append((idx, Outcome.errored(faults.error_type, message)))
             else:
-                asked.append((idx, custom_id, loads_params(params_json)))
+                asked.append((idx, custom_id, params))
         answers = self._backend.complete([(cid, params) for _, cid, params in asked])
-        return injected + [(idx, o) for (idx, _, _), o in zip(asked, answers, strict=True)]
+        return injected + [
+            (idx, self._cached(params, o))
+            for (idx, _, params), o in zip(asked, answers, strict=True)
+        ]
+
+    def _cached(self, params: dict[str, Any], outcome: Outcome) -> Outcome:
+        """Add the cache usage of the prompt unless the answer already gave its own."""
+        if outcome.kind != SUCCEEDED or "cache_read_input_tokens" in outcome.extra:
+            return outcome
+        usage = self._cache.usage(params)
+        if not any(usage.values()):
+            return outcome
+        return dataclasses.replace(outcome, extra={**outcome.extra, **usage})

@@ -1,0 +1,392 @@
+"""What every dialect's HTTP layer shares: gates (auth, injected faults), bounded body reads,
+idempotent creates, streamed JSONL with cut faults, the admin endpoints, and the outermost
+middleware (in ``_asgi``).
+
+Each dialect subclasses `Handlers`, overriding `error` (its error envelope) and
+`authenticate` (its auth header), and lists its routes in `api_routes`.
+
+Examples
+--------
+>>> dumps({"a": "é", "b": [1, 2]})
+'{"a":"é","b":[1,2]}'
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import math
+import secrets
+import sqlite3
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from typing import Any, ClassVar
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+from starlette.types import Scope
+
+from siraya_frames._errors import ConfigurationError
+from siraya_frames.emulator import _shapes
+from siraya_frames.emulator._asgi import ENDPOINT, drop_connection
+from siraya_frames.emulator._model import EXPIRED, EXPIRED_RESULT, Batch
+from siraya_frames.emulator._runtime import Runtime
+from siraya_frames.emulator._validate import CreateRejected
+
+JSONL_MEDIA_TYPE = "application/jsonl"
+PAGE = 5_000
+"""Result lines read and rendered per step of a download."""
+DRAIN_CAP = 64 * 1024 * 1024
+"""Bytes of an over-limit body read and discarded so the client can read the 413."""
+FAULT_MESSAGES = {
+    429: "Rate limit reached (injected by the emulator); retry after {retry_after} s.",
+    500: "Internal server error (injected by the emulator).",
+    503: "No available model provider for the requested model (injected by the emulator).",
+    529: "Overloaded (injected by the emulator).",
+}
+
+dumps: Callable[[Any], str] = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+"""Compact JSON, UTF-8 kept as is."""
+
+Render = Callable[[Any], str]
+"""Turns one stored result row into one line of a download."""
+
+
+def envelope_response(
+    message: str, error_type: str, status: int, *, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    """Return Siraya's error envelope with HTTP ``status``."""
+    return JSONResponse(
+        _shapes.error_envelope(message, error_type, status), status_code=status, headers=headers
+    )
+
+
+class Handlers:
+    """Endpoints bound to one runtime; the base speaks Siraya's envelope and Bearer auth."""
+
+    fault_types: ClassVar[dict[int, str]] = {
+        429: "rate_limit_error",
+        500: "api_error",
+        503: "service_unavailable",
+    }
+    """Error type of an injected HTTP fault, by status."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.rt = runtime
+        self.store = runtime.store
+        self.config = runtime.config
+
+    # -- the wire: overridden per dialect ----------------------------------------------------
+
+    def error(
+        self,
+        message: str,
+        error_type: str,
+        status: int,
+        *,
+        headers: dict[str, str] | None = None,
+        param: str | None = None,
+    ) -> Response:
+        """Return this dialect's error answer."""
+        body = _shapes.error_envelope(message, error_type, status, param)
+        return JSONResponse(body, status_code=status, headers=headers)
+
+    def authenticate(self, request: Request, key: str) -> Response | None:
+        """Return None when the call carries ``key``, else the 401 answer."""
+        header = request.headers.get("authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() == "bearer" and hmac.compare_digest(token.strip().encode(), key.encode()):
+            return None
+        message = (
+            "Invalid API Key"
+            if header
+            else "Missing API key: send the header 'Authorization: Bearer <your API key>'."
+        )
+        return self.error(
+            message, "invalid_request_error", 401, headers={"WWW-Authenticate": "Bearer"}
+        )
+
+    def api_routes(self) -> list[Route]:
+        """The dialect's API routes."""
+        raise NotImplementedError
+
+    def routes(self) -> list[Route]:
+        """Every route: the API, then the admin endpoints."""
+        return [
+            *self.api_routes(),
+            Route("/_emulator/faults", self.faults, methods=["GET", "POST"]),
+            Route("/_emulator/stats", self.stats, methods=["GET"]),
+            Route("/_emulator/batches/{batch_id}", self.admin_batch, methods=["GET"]),
+            Route("/_emulator/batches/{batch_id}/expire", self.expire, methods=["POST"]),
+        ]
+
+    # -- gates -------------------------------------------------------------------------------
+
+    def _auth(self, request: Request) -> Response | None:
+        key = self.config.api_key
+        if not key:
+            return None
+        denied = self.authenticate(request, key)
+        if denied is not None:
+            self.rt.count("auth_failures")
+        return denied
+
+    def gate(self, request: Request, endpoint: str, *, auth: bool = True) -> Response | None:
+        """Auth, then an injected HTTP fault; None lets the call through."""
+        request.scope[ENDPOINT] = endpoint
+        denied = self._auth(request) if auth else None
+        if denied is not None:
+            return denied
+        status = self.rt.take_http_fault(endpoint)
+        if status is None:
+            return None
+        self.rt.count("http_faults")
+        return self._fault_response(status)
+
+    def _fault_response(self, status: int) -> Response:
+        retry_after = str(math.ceil(self.rt.faults.retry_after))
+        headers = {"Retry-After": retry_after} if status in (429, 503, 529) else None
+        message = FAULT_MESSAGES.get(status, "HTTP {status} (injected by the emulator).")
+        error_type = self.fault_types.get(
+            status, "api_error" if status >= 500 else "invalid_request_error"
+        )
+        text = message.format(retry_after=retry_after, status=status)
+        return self.error(text, error_type, status, headers=headers)
+
+    def gated_batch(self, request: Request, endpoint: str) -> Batch | Response:
+        """The batch of the path's ``batch_id``, or the answer that stops the call."""
+        early = self.gate(request, endpoint)
+        return early if early is not None else self.batch_or_404(request.path_params["batch_id"])
+
+    def batch_or_404(self, batch_id: str) -> Batch | Response:
+        """The stored batch, or a 404 naming the id."""
+        batch = self.store.get(batch_id)
+        if batch is None:
+            return self.error(
+                f"Batch {batch_id!r} not found. Check the id returned when it was created.",
+                "not_found_error",
+                404,
+            )
+        return batch
+
+    # -- create ------------------------------------------------------------------------------
+
+    async def read_body(self, request: Request, limit: int | None = None) -> bytes | Response:
+        """Read the body, or answer 413 when it is over ``limit`` (default ``max_bytes``)."""
+        limit = self.config.max_bytes if limit is None else limit
+        declared = request.headers.get("content-length", "")
+        too_big = declared.isdigit() and int(declared) > limit
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                too_big = True
+            if too_big:
+                if size > limit + DRAIN_CAP:
+                    break
+                continue
+            chunks.append(chunk)
+        if too_big:
+            return self.error(
+                f"Request body is {max(size, int(declared or 0))} bytes; the limit is {limit} "
+                "bytes. Split the batch into smaller ones.",
+                "request_too_large",
+                413,
+            )
+        return b"".join(chunks)
+
+    async def create_batch(
+        self,
+        request: Request,
+        parse: Callable[[bytes], tuple[list[tuple[str, str, str]], dict[str, Any] | None]],
+        render: Callable[[Batch], dict[str, Any]],
+        batch_id: Callable[[], str] = lambda: f"batch_{uuid.uuid4()}",
+    ) -> Response:
+        """The create flow of every dialect: gate, read, replay, parse, store, answer.
+
+        ``parse(body)`` returns ``(requests, meta)`` or raises ``CreateRejected`` (a 400).
+        """
+        early = self.gate(request, "create")
+        if early is not None:
+            return early
+        body = await self.read_body(request)
+        if isinstance(body, Response):
+            return body
+        key = request.headers.get("idempotency-key") or None
+        body_hash = hashlib.sha256(body).hexdigest()
+        replay = self._replay(key, body_hash, render)
+        if replay is not None:
+            return replay
+        try:
+            requests, meta = await run_in_threadpool(parse, body)
+        except CreateRejected as exc:
+            self.rt.count("creates_rejected")
+            return self.error(exc.message, "invalid_request_error", 400, param=exc.param)
+        stored = (requests, len(body), key, body_hash, batch_id(), meta)
+        try:
+            batch = await run_in_threadpool(self._store_batch, *stored)
+        except sqlite3.IntegrityError:
+            return self._replay(key, body_hash, render) or self.error(
+                "conflicting create", "invalid_request_error", 409
+            )
+        self.rt.count("creates_accepted")
+        self.rt.wake_worker()
+        if self.rt.take_drop():
+            self.rt.count("dropped_creates")
+            await drop_connection(request.scope, flush=False)
+        return JSONResponse(render(batch))
+
+    def _replay(
+        self, key: str | None, body_hash: str, render: Callable[[Batch], dict[str, Any]]
+    ) -> Response | None:
+        existing = self.store.by_idempotency_key(key) if key else None
+        if existing is None:
+            return None
+        if existing.body_hash != body_hash:
+            return self.error(
+                "This Idempotency-Key was already used with a different request body; "
+                "use a new key for a different batch.",
+                "invalid_request_error",
+                409,
+            )
+        self.rt.count("creates_replayed")
+        return JSONResponse(render(existing))
+
+    def _store_batch(
+        self,
+        requests: list[tuple[str, str, str]],
+        size: int,
+        key: str | None,
+        body_hash: str,
+        batch_id: str,
+        meta: dict[str, Any] | None,
+    ) -> Batch:
+        now = time.time()
+        return self.store.create_batch(
+            batch_id=batch_id,
+            file_id=(meta or {}).get("input_file_id") or f"file-{uuid.uuid4().hex}",
+            created_at=now,
+            expires_at=now + self.rt.faults.completion_window,
+            requests=requests,
+            file_bytes=size,
+            idempotency_key=key,
+            body_hash=body_hash,
+            result_token=secrets.token_hex(8),
+            meta=json.dumps(meta) if meta else None,
+        )
+
+    # -- downloads ---------------------------------------------------------------------------
+
+    def jsonl_response(
+        self,
+        request: Request,
+        batch: Batch,
+        render: Render,
+        *,
+        media_type: str = JSONL_MEDIA_TYPE,
+        keep: Callable[[Any], bool] | None = None,
+    ) -> Response:
+        """Stream the rendered result lines of ``batch`` (only rows ``keep`` accepts)."""
+        cut = self.rt.take_cut()
+        if cut is not None:
+            self.rt.count("cut_downloads")
+        chunks = self._result_chunks(request.scope, batch, render, cut, keep)
+        return StreamingResponse(chunks, media_type=media_type)
+
+    async def pages(
+        self, batch: Batch, render: Render, keep: Callable[[Any], bool] | None = None
+    ) -> AsyncIterator[list[str]]:
+        """Yield the rendered lines of ``batch``, a page at a time, in result order."""
+        after = -1
+        while True:
+            after, lines, more = await run_in_threadpool(
+                self._render_page, batch, after, render, keep
+            )
+            if lines:
+                yield lines
+            if not more:
+                return
+
+    def _render_page(
+        self, batch: Batch, after: int, render: Render, keep: Callable[[Any], bool] | None
+    ) -> tuple[int, list[str], bool]:
+        rows = self.store.results(batch.seq, after, PAGE)
+        if not rows:
+            return after, [], False
+        lines = [render(row) for _, row in rows if keep is None or keep(row)]
+        return rows[-1][0], lines, True
+
+    async def _result_chunks(
+        self,
+        scope: Scope,
+        batch: Batch,
+        render: Render,
+        cut: int | None,
+        keep: Callable[[Any], bool] | None,
+    ) -> AsyncIterator[str]:
+        sent = 0
+        async for lines in self.pages(batch, render, keep):
+            if cut is not None and sent + len(lines) >= cut:
+                if cut > sent:
+                    yield "".join(lines[: cut - sent])
+                await drop_connection(scope, flush=True)
+                return
+            sent += len(lines)
+            yield "".join(lines)
+
+    # -- admin -------------------------------------------------------------------------------
+
+    def _admin_batch(self, request: Request) -> Batch | Response:
+        request.scope[ENDPOINT] = "admin"
+        denied = self._auth(request)
+        return denied if denied is not None else self.batch_or_404(request.path_params["batch_id"])
+
+    async def faults(self, request: Request) -> Response:
+        """``GET|POST /_emulator/faults``."""
+        request.scope[ENDPOINT] = "admin"
+        denied = self._auth(request)
+        if denied is not None:
+            return denied
+        if request.method == "POST":
+            try:
+                changes = json.loads(await request.body() or b"{}")
+                if not isinstance(changes, dict):
+                    raise ConfigurationError("the body must be a JSON object of fault settings")
+                self.rt.set_faults(**changes)
+            except (ValueError, ConfigurationError, TypeError) as exc:
+                return self.error(str(exc), "invalid_request_error", 400)
+        return JSONResponse(self.rt.faults.to_dict())
+
+    async def stats(self, request: Request) -> Response:
+        """``GET /_emulator/stats``."""
+        request.scope[ENDPOINT] = "admin"
+        denied = self._auth(request)
+        return denied or JSONResponse(self.rt.stats())
+
+    async def admin_batch(self, request: Request) -> Response:
+        """``GET /_emulator/batches/{batch_id}``: the internal view, whatever the dialect."""
+        batch = self._admin_batch(request)
+        if isinstance(batch, Response):
+            return batch
+        return JSONResponse(_shapes.batch_object(batch) | {"total": batch.total})
+
+    async def expire(self, request: Request) -> Response:
+        """``POST /_emulator/batches/{batch_id}/expire``: unprocessed requests end expired."""
+        batch = self._admin_batch(request)
+        if isinstance(batch, Response):
+            return batch
+        if not self.store.close_pending(batch.seq, EXPIRED_RESULT, EXPIRED, time.time()):
+            return self.error(
+                f"Batch {batch.id} has already ended ({batch.status}).",
+                "invalid_request_error",
+                409,
+            )
+        self.rt.wake_worker()
+        expired = self.store.get(batch.id)
+        assert expired is not None
+        return JSONResponse(_shapes.batch_object(expired))
