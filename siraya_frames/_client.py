@@ -149,14 +149,19 @@ class SirayaClient(_Base):
         return self._call(self._upload_call(payload, filename, idempotency_key))
 
     def get_batch(
-        self, batch_id: str, *, results_path: str | os.PathLike[str] | None = None
+        self,
+        batch_id: str,
+        *,
+        results_path: str | os.PathLike[str] | None = None,
+        max_bytes: int | None = None,
     ) -> BatchState:
         """The batch's state; Siraya may answer with the results themselves.
 
         With ``results_path`` such results are streamed to disk atomically
-        (``state.results_path``); otherwise they are in ``state.results``.
+        (``state.results_path``), at most ``max_bytes`` of them; otherwise they are in
+        ``state.results``.
         """
-        return self._call(self._get_call(batch_id, results_path))
+        return self._call(self._get_call(batch_id, results_path, max_bytes))
 
     def cancel_batch(self, batch_id: str) -> BatchState:
         """Ask the service to cancel the batch."""
@@ -172,14 +177,21 @@ class SirayaClient(_Base):
         results_path: str | os.PathLike[str],
         *,
         batch_id: str | None = None,
+        max_bytes: int | None = None,
     ) -> BatchState:
-        """Download result file(s) into ``results_path`` (no key unless same origin)."""
+        """Download result file(s) into ``results_path`` (no key unless same origin).
+
+        Redirects are followed (the key only to the service's own origin); each file may
+        bring at most ``max_bytes`` (decoded; default ``DEFAULT_MAX_RESULT_BYTES``), within
+        the client's ``download_timeout``. An empty file, or one that holds no result line,
+        raises :class:`~siraya_frames.errors.UnexpectedResponseError` and is not saved.
+        """
         sink, urls = Path(results_path), _urls(url)
         if len(urls) == 1:
-            return self._call(self._fetch_call(urls[0], batch_id, sink))
+            return self._call(self._fetch_call(urls[0], batch_id, sink, max_bytes))
         parts = [_piece(sink, i) for i in range(len(urls))]
         for u, part in zip(urls, parts, strict=True):
-            self._call(self._fetch_call(u, batch_id, part))
+            self._call(self._fetch_call(u, batch_id, part, max_bytes))
         return _join_parts(parts, sink, batch_id)
 
     def _call(self, call: HttpCall) -> Any:
@@ -280,10 +292,14 @@ class AsyncSirayaClient(_Base):
         return await self._call(self._upload_call(payload, filename, idempotency_key))
 
     async def get_batch(
-        self, batch_id: str, *, results_path: str | os.PathLike[str] | None = None
+        self,
+        batch_id: str,
+        *,
+        results_path: str | os.PathLike[str] | None = None,
+        max_bytes: int | None = None,
     ) -> BatchState:
         """See :meth:`SirayaClient.get_batch`."""
-        return await self._call(self._get_call(batch_id, results_path))
+        return await self._call(self._get_call(batch_id, results_path, max_bytes))
 
     async def cancel_batch(self, batch_id: str) -> BatchState:
         """See :meth:`SirayaClient.cancel_batch`."""
@@ -299,14 +315,15 @@ class AsyncSirayaClient(_Base):
         results_path: str | os.PathLike[str],
         *,
         batch_id: str | None = None,
+        max_bytes: int | None = None,
     ) -> BatchState:
         """See :meth:`SirayaClient.fetch_results`."""
         sink, urls = Path(results_path), _urls(url)
         if len(urls) == 1:
-            return await self._call(self._fetch_call(urls[0], batch_id, sink))
+            return await self._call(self._fetch_call(urls[0], batch_id, sink, max_bytes))
         parts = [_piece(sink, i) for i in range(len(urls))]
         for u, part in zip(urls, parts, strict=True):
-            await self._call(self._fetch_call(u, batch_id, part))
+            await self._call(self._fetch_call(u, batch_id, part, max_bytes))
         return _join_parts(parts, sink, batch_id)
 
     async def _call(self, call: HttpCall) -> Any:

@@ -34,6 +34,7 @@ __all__ = [
     "ByteBudget",
     "Deadline",
     "check_batch_id",
+    "count_of",
     "finite_seconds",
     "loads",
     "path_segment",
@@ -163,6 +164,23 @@ def finite_seconds(value: object) -> float | None:
     except (TypeError, ValueError, OverflowError):
         return None
     return max(number, 0.0) if math.isfinite(number) else None
+
+
+def count_of(value: object) -> int | None:
+    """A request count: an integer >= 0 (or a whole, finite float or numeric text), else None.
+
+    Examples
+    --------
+    >>> count_of(3), count_of("4"), count_of(5.0), count_of(1e999), count_of(-1), count_of(True)
+    (3, 4, 5, None, None, None)
+    """
+    if isinstance(value, bool) or value is None:
+        return None
+    try:
+        number = int(value)  # type: ignore[call-overload]
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return number if number >= 0 else None
 
 
 def retry_after_seconds(headers: Any) -> float | None:

@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from siraya_frames._errors import UnexpectedResponseError
+from siraya_frames._guards import count_of, loads
 
 logger = logging.getLogger("siraya_frames")
 
@@ -176,13 +177,7 @@ def _raw_status(obj: dict[str, Any]) -> str | None:
     return None
 
 
-def _as_int(value: object) -> int | None:
-    if isinstance(value, bool) or value is None:
-        return None
-    try:
-        return int(value)  # type: ignore[call-overload]
-    except (TypeError, ValueError):
-        return None
+_as_int = count_of
 
 
 def _counts(obj: dict[str, Any]) -> tuple[int | None, int | None, int | None]:
@@ -339,11 +334,6 @@ def parse_get_body(body: bytes, *, batch_id: str) -> BatchState:
         )
     if looks_like_jsonl_results(body):
         return BatchState(batch_id=batch_id, status=BatchStatus.COMPLETED, results=body)
-    try:
-        obj = json.loads(body)
-    except ValueError as exc:
-        raise UnexpectedResponseError(
-            f"the batch GET answered with neither JSON nor JSONL results: {body[:200]!r}",
-            batch_id=batch_id,
-        ) from exc
+    what = "the batch GET answer (neither JSON nor JSONL results)"
+    obj = loads(body, what=what, batch_id=batch_id)
     return parse_batch_object(obj, batch_id=batch_id)

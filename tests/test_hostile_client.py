@@ -43,18 +43,18 @@ def _answer(*responses):
 def test_a_dripping_server_hits_the_total_deadline_of_one_call():
     with hostile_server() as (root, _):
         policy = RetryPolicy(max_attempts=1)
-        with SirayaClient(KEY, root, timeout=1.0, retry=policy) as client:
-            with pytest.raises(errors.APITimeoutError, match=r"1(\.0)? s"):
-                client.get_batch("drip")
+        client = SirayaClient(KEY, root, timeout=1.0, retry=policy)
+        with client, pytest.raises(errors.APITimeoutError, match=r"1(\.0)? s"):
+            client.get_batch("drip")
 
 
 def test_an_endless_results_stream_stops_at_the_size_cap(tmp_path):
     sink = tmp_path / "r.jsonl"
     with hostile_server() as (root, _):
         policy = RetryPolicy(max_attempts=1)
-        with SirayaClient(KEY, root, retry=policy) as client:
-            with pytest.raises(errors.UnexpectedResponseError, match="max_result_bytes"):
-                client.fetch_results(f"{root}/files/endless", sink, max_bytes=1 << 20)
+        client = SirayaClient(KEY, root, retry=policy)
+        with client, pytest.raises(errors.UnexpectedResponseError, match="max_result_bytes"):
+            client.fetch_results(f"{root}/files/endless", sink, max_bytes=1 << 20)
     assert list(tmp_path.iterdir()) == []  # no results file, no .part file left
 
 
@@ -151,9 +151,8 @@ def test_an_id_that_cannot_be_sent_is_refused_without_a_request(bad_id):
 
 def test_a_redirected_download_is_followed_without_the_key(tmp_path):
     sink = tmp_path / "r.jsonl"
-    with hostile_server() as (root, seen):
-        with SirayaClient(KEY, f"{root}/v1") as client:
-            client.fetch_results(f"{root}/v1/batches/b/to_file_host", sink, batch_id="b")
+    with hostile_server() as (root, seen), SirayaClient(KEY, f"{root}/v1") as client:
+        client.fetch_results(f"{root}/v1/batches/b/to_file_host", sink, batch_id="b")
     assert sink.read_bytes().count(b"\n") == 2
     (first, first_headers), (second, second_headers) = seen
     assert first.endswith("/to_file_host") and second == "/files/results"
@@ -166,17 +165,17 @@ def test_a_download_that_is_not_results_is_never_taken_for_results(tmp_path, pat
     sink = tmp_path / "r.jsonl"
     with hostile_server() as (root, _):
         policy = RetryPolicy(max_attempts=1)
-        with SirayaClient(KEY, f"{root}/v1", retry=policy) as client:
-            with pytest.raises(errors.UnexpectedResponseError, match="results"):
-                client.fetch_results(f"{root}/v1/batches/b/{path}", sink, batch_id="b")
+        client = SirayaClient(KEY, f"{root}/v1", retry=policy)
+        with client, pytest.raises(errors.UnexpectedResponseError, match="results"):
+            client.fetch_results(f"{root}/v1/batches/b/{path}", sink, batch_id="b")
     assert list(tmp_path.iterdir()) == []
 
 
 def test_plain_http_result_url_from_an_https_service_is_refused(tmp_path):
     handler, seen = _answer(httpx.Response(200, content=b'{"custom_id":"a"}\n'))
-    with _client(handler, base="https://api.example.com/v1") as client:
-        with pytest.raises(errors.ConfigurationError, match="allow_insecure_http"):
-            client.fetch_results("http://files.example.com/r.jsonl", tmp_path / "r.jsonl")
+    client = _client(handler, base="https://api.example.com/v1")
+    with client, pytest.raises(errors.ConfigurationError, match="allow_insecure_http"):
+        client.fetch_results("http://files.example.com/r.jsonl", tmp_path / "r.jsonl")
     assert seen == []
 
 
@@ -202,9 +201,9 @@ def test_a_key_echoed_in_a_successful_answer_is_redacted():
 def test_redaction_of_a_short_key_does_not_mangle_words():
     handler, _ = _answer(httpx.Response(401, json={"error": {"message": "use a new key"}}))
     transport = httpx.MockTransport(handler)
-    with SirayaClient("k", BASE, transport=transport) as client:
-        with pytest.raises(errors.AuthenticationError, match="use a new key"):
-            client.get_batch("b")
+    client = SirayaClient("k", BASE, transport=transport)
+    with client, pytest.raises(errors.AuthenticationError, match="use a new key"):
+        client.get_batch("b")
 
 
 def test_repr_of_a_client_whose_init_failed_does_not_raise():
