@@ -89,7 +89,11 @@ class SirayaClient(_Base):
         ``"siraya"`` (default; or ``SIRAYA_PROTOCOL``), ``"anthropic"`` (Message Batches) or
         ``"openai"`` (the file-based Batch API, also Azure, Groq, Together, vLLM).
     timeout
-        Seconds for each HTTP call.
+        Seconds one API call may take in all (connect, send, every read, redirects): a
+        server that drips bytes cannot hold a call longer.
+    download_timeout
+        Seconds one results download may take in all (a stall is still cut after
+        ``timeout``).
     retry
         A :class:`RetryPolicy`; transient failures (transport errors, 408, 429, 5xx, 529)
         are retried with jittered backoff honouring ``Retry-After``.
@@ -115,6 +119,7 @@ class SirayaClient(_Base):
         *,
         protocol: str | None = None,
         timeout: float = _config.DEFAULT_TIMEOUT,
+        download_timeout: float = _config.DEFAULT_DOWNLOAD_TIMEOUT,
         retry: RetryPolicy | None = None,
         transport: httpx.BaseTransport | None = None,
         http_client: httpx.Client | None = None,
@@ -127,6 +132,7 @@ class SirayaClient(_Base):
             timeout=timeout,
             retry=retry,
             allow_insecure_http=allow_insecure_http,
+            download_timeout=download_timeout,
         )
         self._http = http_client or httpx.Client(transport=transport, timeout=timeout)
 
@@ -154,14 +160,15 @@ class SirayaClient(_Base):
         *,
         results_path: str | os.PathLike[str] | None = None,
         max_bytes: int | None = None,
+        timeout: float | None = None,
     ) -> BatchState:
         """The batch's state; Siraya may answer with the results themselves.
 
         With ``results_path`` such results are streamed to disk atomically
         (``state.results_path``), at most ``max_bytes`` of them; otherwise they are in
-        ``state.results``.
+        ``state.results``. ``timeout`` shortens the call's deadline.
         """
-        return self._call(self._get_call(batch_id, results_path, max_bytes))
+        return self._call(self._get_call(batch_id, results_path, max_bytes, timeout))
 
     def cancel_batch(self, batch_id: str) -> BatchState:
         """Ask the service to cancel the batch."""
@@ -178,6 +185,7 @@ class SirayaClient(_Base):
         *,
         batch_id: str | None = None,
         max_bytes: int | None = None,
+        timeout: float | None = None,
     ) -> BatchState:
         """Download result file(s) into ``results_path`` (no key unless same origin).
 
@@ -188,10 +196,10 @@ class SirayaClient(_Base):
         """
         sink, urls = Path(results_path), _urls(url)
         if len(urls) == 1:
-            return self._call(self._fetch_call(urls[0], batch_id, sink, max_bytes))
+            return self._call(self._fetch_call(urls[0], batch_id, sink, max_bytes, timeout))
         parts = [_piece(sink, i) for i in range(len(urls))]
         for u, part in zip(urls, parts, strict=True):
-            self._call(self._fetch_call(u, batch_id, part, max_bytes))
+            self._call(self._fetch_call(u, batch_id, part, max_bytes, timeout))
         return _join_parts(parts, sink, batch_id)
 
     def _call(self, call: HttpCall) -> Any:
@@ -258,6 +266,7 @@ class AsyncSirayaClient(_Base):
         *,
         protocol: str | None = None,
         timeout: float = _config.DEFAULT_TIMEOUT,
+        download_timeout: float = _config.DEFAULT_DOWNLOAD_TIMEOUT,
         retry: RetryPolicy | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         http_client: httpx.AsyncClient | None = None,
@@ -270,6 +279,7 @@ class AsyncSirayaClient(_Base):
             timeout=timeout,
             retry=retry,
             allow_insecure_http=allow_insecure_http,
+            download_timeout=download_timeout,
         )
         self._http = http_client or httpx.AsyncClient(transport=transport, timeout=timeout)
 
@@ -297,9 +307,10 @@ class AsyncSirayaClient(_Base):
         *,
         results_path: str | os.PathLike[str] | None = None,
         max_bytes: int | None = None,
+        timeout: float | None = None,
     ) -> BatchState:
         """See :meth:`SirayaClient.get_batch`."""
-        return await self._call(self._get_call(batch_id, results_path, max_bytes))
+        return await self._call(self._get_call(batch_id, results_path, max_bytes, timeout))
 
     async def cancel_batch(self, batch_id: str) -> BatchState:
         """See :meth:`SirayaClient.cancel_batch`."""
@@ -316,14 +327,15 @@ class AsyncSirayaClient(_Base):
         *,
         batch_id: str | None = None,
         max_bytes: int | None = None,
+        timeout: float | None = None,
     ) -> BatchState:
         """See :meth:`SirayaClient.fetch_results`."""
         sink, urls = Path(results_path), _urls(url)
         if len(urls) == 1:
-            return await self._call(self._fetch_call(urls[0], batch_id, sink, max_bytes))
+            return await self._call(self._fetch_call(urls[0], batch_id, sink, max_bytes, timeout))
         parts = [_piece(sink, i) for i in range(len(urls))]
         for u, part in zip(urls, parts, strict=True):
-            await self._call(self._fetch_call(u, batch_id, part, max_bytes))
+            await self._call(self._fetch_call(u, batch_id, part, max_bytes, timeout))
         return _join_parts(parts, sink, batch_id)
 
     async def _call(self, call: HttpCall) -> Any:

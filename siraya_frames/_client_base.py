@@ -134,11 +134,17 @@ class _Base:
         )
 
     def _get_call(
-        self, batch_id: str, sink: str | os.PathLike[str] | None, max_bytes: int | None = None
+        self,
+        batch_id: str,
+        sink: str | os.PathLike[str] | None,
+        max_bytes: int | None = None,
+        seconds: float | None = None,
     ) -> HttpCall:
         url = self.wire.batch_url(self.base_url, batch_id)
         path = Path(sink) if sink else None
-        return HttpCall("GET", url, batch_id=batch_id, sink=path, max_bytes=max_bytes)
+        return HttpCall(
+            "GET", url, batch_id=batch_id, sink=path, max_bytes=max_bytes, seconds=seconds
+        )
 
     def _cancel_call(self, batch_id: str) -> HttpCall:
         return HttpCall("POST", self.wire.cancel_url(self.base_url, batch_id), batch_id=batch_id)
@@ -159,6 +165,7 @@ class _Base:
         batch_id: str | None,
         sink: str | os.PathLike[str],
         max_bytes: int | None = None,
+        seconds: float | None = None,
     ) -> HttpCall:
         url = self._checked_url(resolve_url(self.base_url, url), batch_id)
         # The API key goes only to the configured service's origin, never to a file host.
@@ -170,6 +177,7 @@ class _Base:
             sink=Path(sink),
             raw_file=True,
             max_bytes=max_bytes,
+            seconds=seconds,
         )
 
     def _checked_url(self, url: str, batch_id: str | None) -> str:
@@ -188,6 +196,8 @@ class _Base:
     # ---- one attempt: deadline, size, redirects
     def _deadline(self, call: HttpCall) -> Deadline:
         seconds = self.download_timeout if call.sink is not None else self.timeout
+        if call.seconds is not None:
+            seconds = min(seconds, call.seconds)
         what = f"{call.method} {urlsplit(call.url).path}"
         return Deadline(seconds, what=what, batch_id=call.batch_id)
 
@@ -198,7 +208,10 @@ class _Base:
         else:
             limit = call.max_bytes or _config.DEFAULT_MAX_RESULT_BYTES
             what = f"the results download of batch {call.batch_id}"
-            hint = "if the results really are that large, raise max_result_bytes"
+            hint = (
+                "if the results really are that large, raise max_result_bytes= (run, "
+                "submit) or --max-result-bytes (siraya-frames run)"
+            )
         return ByteBudget(limit, deadline, what=what, hint=hint)
 
     def _open(self, call: HttpCall, deadline: Deadline) -> dict[str, Any]:

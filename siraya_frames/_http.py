@@ -181,6 +181,8 @@ class HttpCall:
     """The most a download to ``sink`` may bring (decoded); None: the client's default."""
     hops: int = 0
     """Redirects followed so far to reach ``url``."""
+    seconds: float | None = None
+    """A shorter deadline for this call than the client's (a wait that must end sooner)."""
 
     @property
     def idempotent(self) -> bool:

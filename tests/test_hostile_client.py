@@ -11,10 +11,11 @@ import json
 
 import httpx
 import pytest
+from hostile_server import hostile_server
 
 from siraya_frames import _errors as errors
+from siraya_frames._client import AsyncSirayaClient as sf_async
 from siraya_frames._client import RetryPolicy, SirayaClient
-from tests.hostile_server import hostile_server
 
 KEY = "sk-test-HOSTILE-0123456789"
 BASE = "http://127.0.0.1:9999/v1"
@@ -209,3 +210,32 @@ def test_redaction_of_a_short_key_does_not_mangle_words():
 def test_repr_of_a_client_whose_init_failed_does_not_raise():
     client = SirayaClient.__new__(SirayaClient)
     assert "SirayaClient" in repr(client)
+
+
+def test_the_async_client_has_the_same_bounds(tmp_path):
+    import asyncio
+
+    bomb = gzip.compress(b'{"custom_id":"a","result":{"type":"canceled"}}\n' * (4 << 20))
+
+    async def handler(request):
+        if request.url.path.endswith("/deep"):
+            return httpx.Response(200, content=b"[" * 100_000)
+        if request.url.path.endswith("/to_host"):
+            return httpx.Response(302, headers={"Location": "https://files.example.net/r"})
+        if request.url.host == "files.example.net":
+            assert KEY not in json.dumps(dict(request.headers))
+            return httpx.Response(200, content=b'{"custom_id":"a"}\n')
+        return httpx.Response(200, headers={"Content-Encoding": "gzip"}, content=bomb)
+
+    async def main():
+        transport = httpx.MockTransport(handler)
+        base = "https://api.example.com/v1"
+        async with sf_async(KEY, base, transport=transport) as client:
+            with pytest.raises(errors.UnexpectedResponseError, match="max_result_bytes"):
+                await client.fetch_results(f"{base}/bomb", tmp_path / "a.jsonl", max_bytes=1 << 20)
+            with pytest.raises(errors.UnexpectedResponseError, match="deep"):
+                await client.get_batch("deep")
+            await client.fetch_results(f"{base}/to_host", tmp_path / "b.jsonl")
+        return sorted(p.name for p in tmp_path.iterdir())
+
+    assert asyncio.run(main()) == ["b.jsonl"]
