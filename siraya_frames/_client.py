@@ -36,6 +36,7 @@ from siraya_frames._client_base import (
     _urls,
     open_part,
 )
+from siraya_frames._errors import SirayaError
 from siraya_frames._guards import Deadline
 from siraya_frames._http import (
     HttpCall,
@@ -229,6 +230,8 @@ class SirayaClient(_Base):
                 return self._settle_sink(call, part)
         except httpx.HTTPError as exc:
             raise connection_error(call, exc, self._api_key) from exc
+        except SirayaError as exc:
+            raise self._scrubbed(exc) from None
 
     def close(self) -> None:
         """Close the underlying HTTP connections."""
@@ -366,6 +369,8 @@ class AsyncSirayaClient(_Base):
                 return self._settle_sink(call, part)
         except httpx.HTTPError as exc:
             raise connection_error(call, exc, self._api_key) from exc
+        except SirayaError as exc:
+            raise self._scrubbed(exc) from None
 
     async def aclose(self) -> None:
         """Close the underlying HTTP connections."""

@@ -24,7 +24,12 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 
 from siraya_frames import _config
-from siraya_frames._errors import ConfigurationError, JobStoreError, UnexpectedResponseError
+from siraya_frames._errors import (
+    ConfigurationError,
+    JobStoreError,
+    SirayaError,
+    UnexpectedResponseError,
+)
 from siraya_frames._guards import (
     DEFAULT_MAX_JSON_BYTES,
     ByteBudget,
@@ -192,6 +197,15 @@ class _Base:
             "https while the service is; they would travel unencrypted. Pass "
             "allow_insecure_http=True (or set SIRAYA_ALLOW_INSECURE_HTTP=1) to fetch them anyway"
         )
+
+    def _scrubbed(self, exc: SirayaError) -> SirayaError:
+        """``exc`` with the API key redacted from its message (a server may echo it in any
+        answer, and parsers quote answers)."""
+        if exc.args and isinstance(exc.args[0], str):
+            exc.args = (redact(exc.args[0], self._api_key), *exc.args[1:])
+        if isinstance(getattr(exc, "message", None), str):
+            exc.message = redact(exc.message, self._api_key)  # type: ignore[attr-defined]
+        return exc
 
     # ---- one attempt: deadline, size, redirects
     def _deadline(self, call: HttpCall) -> Deadline:

@@ -239,3 +239,10 @@ def test_the_async_client_has_the_same_bounds(tmp_path):
         return sorted(p.name for p in tmp_path.iterdir())
 
     assert asyncio.run(main()) == ["b.jsonl"]
+
+
+def test_a_key_echoed_in_an_unreadable_answer_is_redacted_from_the_error():
+    handler, _ = _answer(httpx.Response(200, json={"weird": f"here is {KEY}"}))
+    with _client(handler) as client, pytest.raises(errors.UnexpectedResponseError) as info:
+        client.get_batch("b")
+    assert KEY not in str(info.value) and KEY not in repr(info.value.args)
