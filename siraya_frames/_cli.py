@@ -132,6 +132,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         prefix=args.prefix,
         progress=not args.quiet,
         max_cost_usd=args.max_cost,
+        max_result_bytes=args.max_result_bytes,
     )
     if isinstance(out, sf.Job):
         print(f"Submitted {len(out.batch_ids)} batch(es); job saved in {out.path}")
@@ -312,6 +313,13 @@ def _add_run(sub: Any) -> None:
     )
     p.add_argument("--no-wait", action="store_true", help="submit and return; collect later")
     p.add_argument("--dry-run", action="store_true", help="print the estimate; send nothing")
+    p.add_argument(
+        "--max-result-bytes",
+        type=int,
+        metavar="N",
+        help="the most one batch's results download may bring (default: derived from its "
+        "requests and --max-tokens)",
+    )
     p.add_argument(
         "--max-cost",
         type=float,

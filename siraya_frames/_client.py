@@ -20,10 +20,9 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import AsyncIterable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 
@@ -35,7 +34,10 @@ from siraya_frames._client_base import (
     _join_parts,
     _piece,
     _urls,
+    open_part,
 )
+from siraya_frames._errors import SirayaError
+from siraya_frames._guards import Deadline
 from siraya_frames._http import (
     HttpCall,
     RetryPolicy,
@@ -48,6 +50,29 @@ from siraya_frames._shapes import BatchState
 logger = logging.getLogger("siraya_frames")
 
 __all__ = ["AsyncSirayaClient", "RetryPolicy", "SirayaClient", "is_transient"]
+
+_ERROR_BYTES = 65536
+"""The most of an error answer read: its message is in the first bytes."""
+
+
+def _head(chunks: Iterable[bytes], deadline: Deadline) -> bytes:
+    """The first ``_ERROR_BYTES`` of an answer, read within the call's deadline."""
+    out = bytearray()
+    for chunk in chunks:
+        out += chunk
+        if len(out) >= _ERROR_BYTES or not deadline.left():
+            break
+    return bytes(out[:_ERROR_BYTES])
+
+
+async def _ahead(chunks: AsyncIterable[bytes], deadline: Deadline) -> bytes:
+    """The awaitable :func:`_head`."""
+    out = bytearray()
+    async for chunk in chunks:
+        out += chunk
+        if len(out) >= _ERROR_BYTES or not deadline.left():
+            break
+    return bytes(out[:_ERROR_BYTES])
 
 
 class SirayaClient(_Base):
@@ -65,7 +90,11 @@ class SirayaClient(_Base):
         ``"siraya"`` (default; or ``SIRAYA_PROTOCOL``), ``"anthropic"`` (Message Batches) or
         ``"openai"`` (the file-based Batch API, also Azure, Groq, Together, vLLM).
     timeout
-        Seconds for each HTTP call.
+        Seconds one API call may take in all (connect, send, every read, redirects): a
+        server that drips bytes cannot hold a call longer.
+    download_timeout
+        Seconds one results download may take in all (a stall is still cut after
+        ``timeout``).
     retry
         A :class:`RetryPolicy`; transient failures (transport errors, 408, 429, 5xx, 529)
         are retried with jittered backoff honouring ``Retry-After``.
@@ -91,6 +120,7 @@ class SirayaClient(_Base):
         *,
         protocol: str | None = None,
         timeout: float = _config.DEFAULT_TIMEOUT,
+        download_timeout: float = _config.DEFAULT_DOWNLOAD_TIMEOUT,
         retry: RetryPolicy | None = None,
         transport: httpx.BaseTransport | None = None,
         http_client: httpx.Client | None = None,
@@ -103,6 +133,7 @@ class SirayaClient(_Base):
             timeout=timeout,
             retry=retry,
             allow_insecure_http=allow_insecure_http,
+            download_timeout=download_timeout,
         )
         self._http = http_client or httpx.Client(transport=transport, timeout=timeout)
 
@@ -125,14 +156,20 @@ class SirayaClient(_Base):
         return self._call(self._upload_call(payload, filename, idempotency_key))
 
     def get_batch(
-        self, batch_id: str, *, results_path: str | os.PathLike[str] | None = None
+        self,
+        batch_id: str,
+        *,
+        results_path: str | os.PathLike[str] | None = None,
+        max_bytes: int | None = None,
+        timeout: float | None = None,
     ) -> BatchState:
         """The batch's state; Siraya may answer with the results themselves.
 
         With ``results_path`` such results are streamed to disk atomically
-        (``state.results_path``); otherwise they are in ``state.results``.
+        (``state.results_path``), at most ``max_bytes`` of them; otherwise they are in
+        ``state.results``. ``timeout`` shortens the call's deadline.
         """
-        return self._call(self._get_call(batch_id, results_path))
+        return self._call(self._get_call(batch_id, results_path, max_bytes, timeout))
 
     def cancel_batch(self, batch_id: str) -> BatchState:
         """Ask the service to cancel the batch."""
@@ -148,14 +185,22 @@ class SirayaClient(_Base):
         results_path: str | os.PathLike[str],
         *,
         batch_id: str | None = None,
+        max_bytes: int | None = None,
+        timeout: float | None = None,
     ) -> BatchState:
-        """Download result file(s) into ``results_path`` (no key unless same origin)."""
+        """Download result file(s) into ``results_path`` (no key unless same origin).
+
+        Redirects are followed (the key only to the service's own origin); each file may
+        bring at most ``max_bytes`` (decoded; default ``DEFAULT_MAX_RESULT_BYTES``), within
+        the client's ``download_timeout``. An empty file, or one that holds no result line,
+        raises :class:`~siraya_frames.errors.UnexpectedResponseError` and is not saved.
+        """
         sink, urls = Path(results_path), _urls(url)
         if len(urls) == 1:
-            return self._call(self._fetch_call(urls[0], batch_id, sink))
+            return self._call(self._fetch_call(urls[0], batch_id, sink, max_bytes, timeout))
         parts = [_piece(sink, i) for i in range(len(urls))]
         for u, part in zip(urls, parts, strict=True):
-            self._call(self._fetch_call(u, batch_id, part))
+            self._call(self._fetch_call(u, batch_id, part, max_bytes, timeout))
         return _join_parts(parts, sink, batch_id)
 
     def _call(self, call: HttpCall) -> Any:
@@ -165,23 +210,28 @@ class SirayaClient(_Base):
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _attempt(self, call: HttpCall) -> Any:
-        method, url, headers, body = self._request(call)
-        logger.debug("%s %s", method, urlsplit(url).path)
+        deadline = self._deadline(call)
         try:
-            with self._http.stream(
-                method, url, headers=headers, content=body, follow_redirects=not call.authed
-            ) as response:
-                if response.status_code >= 400:
-                    raise self._error(call, response, response.read())
-                if call.sink is None:
-                    return self._interpret(call, response.read())
-                part = part_path(call.sink)
-                with part.open("wb") as fh:
-                    for chunk in response.iter_bytes():
-                        fh.write(chunk)
+            while True:
+                with self._http.stream(**self._open(call, deadline)) as response:
+                    if (hop := self._redirect(call, response)) is not None:
+                        call = hop
+                        continue
+                    budget = self._budget(call, deadline)
+                    if response.status_code >= 400:
+                        raise self._error(call, response, _head(response.iter_bytes(), deadline))
+                    if call.sink is None:
+                        body = b"".join(budget.take(c) for c in response.iter_bytes())
+                        return self._interpret(call, body)
+                    part = part_path(call.sink)
+                    with open_part(part) as fh:
+                        for chunk in response.iter_bytes():
+                            fh.write(budget.take(chunk))
+                return self._settle_sink(call, part)
         except httpx.HTTPError as exc:
-            raise connection_error(call, exc) from exc
-        return self._settle_sink(call, part)
+            raise connection_error(call, exc, self._api_key) from exc
+        except SirayaError as exc:
+            raise self._scrubbed(exc) from None
 
     def close(self) -> None:
         """Close the underlying HTTP connections."""
@@ -219,6 +269,7 @@ class AsyncSirayaClient(_Base):
         *,
         protocol: str | None = None,
         timeout: float = _config.DEFAULT_TIMEOUT,
+        download_timeout: float = _config.DEFAULT_DOWNLOAD_TIMEOUT,
         retry: RetryPolicy | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         http_client: httpx.AsyncClient | None = None,
@@ -231,6 +282,7 @@ class AsyncSirayaClient(_Base):
             timeout=timeout,
             retry=retry,
             allow_insecure_http=allow_insecure_http,
+            download_timeout=download_timeout,
         )
         self._http = http_client or httpx.AsyncClient(transport=transport, timeout=timeout)
 
@@ -253,10 +305,15 @@ class AsyncSirayaClient(_Base):
         return await self._call(self._upload_call(payload, filename, idempotency_key))
 
     async def get_batch(
-        self, batch_id: str, *, results_path: str | os.PathLike[str] | None = None
+        self,
+        batch_id: str,
+        *,
+        results_path: str | os.PathLike[str] | None = None,
+        max_bytes: int | None = None,
+        timeout: float | None = None,
     ) -> BatchState:
         """See :meth:`SirayaClient.get_batch`."""
-        return await self._call(self._get_call(batch_id, results_path))
+        return await self._call(self._get_call(batch_id, results_path, max_bytes, timeout))
 
     async def cancel_batch(self, batch_id: str) -> BatchState:
         """See :meth:`SirayaClient.cancel_batch`."""
@@ -272,14 +329,16 @@ class AsyncSirayaClient(_Base):
         results_path: str | os.PathLike[str],
         *,
         batch_id: str | None = None,
+        max_bytes: int | None = None,
+        timeout: float | None = None,
     ) -> BatchState:
         """See :meth:`SirayaClient.fetch_results`."""
         sink, urls = Path(results_path), _urls(url)
         if len(urls) == 1:
-            return await self._call(self._fetch_call(urls[0], batch_id, sink))
+            return await self._call(self._fetch_call(urls[0], batch_id, sink, max_bytes, timeout))
         parts = [_piece(sink, i) for i in range(len(urls))]
         for u, part in zip(urls, parts, strict=True):
-            await self._call(self._fetch_call(u, batch_id, part))
+            await self._call(self._fetch_call(u, batch_id, part, max_bytes, timeout))
         return _join_parts(parts, sink, batch_id)
 
     async def _call(self, call: HttpCall) -> Any:
@@ -289,23 +348,29 @@ class AsyncSirayaClient(_Base):
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _attempt(self, call: HttpCall) -> Any:
-        method, url, headers, body = self._request(call)
-        logger.debug("%s %s", method, urlsplit(url).path)
+        deadline = self._deadline(call)
         try:
-            async with self._http.stream(
-                method, url, headers=headers, content=body, follow_redirects=not call.authed
-            ) as response:
-                if response.status_code >= 400:
-                    raise self._error(call, response, await response.aread())
-                if call.sink is None:
-                    return self._interpret(call, await response.aread())
-                part = part_path(call.sink)
-                with part.open("wb") as fh:
-                    async for chunk in response.aiter_bytes():
-                        fh.write(chunk)
+            while True:
+                async with self._http.stream(**self._open(call, deadline)) as response:
+                    if (hop := self._redirect(call, response)) is not None:
+                        call = hop
+                        continue
+                    budget = self._budget(call, deadline)
+                    if response.status_code >= 400:
+                        head = await _ahead(response.aiter_bytes(), deadline)
+                        raise self._error(call, response, head)
+                    if call.sink is None:
+                        body = [budget.take(c) async for c in response.aiter_bytes()]
+                        return self._interpret(call, b"".join(body))
+                    part = part_path(call.sink)
+                    with open_part(part) as fh:
+                        async for chunk in response.aiter_bytes():
+                            fh.write(budget.take(chunk))
+                return self._settle_sink(call, part)
         except httpx.HTTPError as exc:
-            raise connection_error(call, exc) from exc
-        return self._settle_sink(call, part)
+            raise connection_error(call, exc, self._api_key) from exc
+        except SirayaError as exc:
+            raise self._scrubbed(exc) from None
 
     async def aclose(self) -> None:
         """Close the underlying HTTP connections."""

@@ -14,15 +14,29 @@ import json
 import logging
 import os
 import shutil
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
-from urllib.parse import urlsplit
+from typing import Any, BinaryIO
+from urllib.parse import urljoin, urlsplit
 
 import httpx
 
 from siraya_frames import _config
+from siraya_frames._errors import (
+    ConfigurationError,
+    JobStoreError,
+    SirayaError,
+    UnexpectedResponseError,
+)
+from siraya_frames._guards import (
+    DEFAULT_MAX_JSON_BYTES,
+    ByteBudget,
+    Deadline,
+    check_batch_id,
+    redact,
+)
 from siraya_frames._http import (
     HttpCall,
     RetryPolicy,
@@ -37,6 +51,9 @@ from siraya_frames._shapes import BatchState, BatchStatus, looks_like_jsonl_resu
 logger = logging.getLogger("siraya_frames")
 
 _HEAD_BYTES = 65536
+MAX_REDIRECTS = 5
+_HEAD_LINES = 16
+"""Lines of a download looked at for a result line (a bad first line must not hide them)."""
 _SERVICE = {"siraya": "Siraya", "anthropic": "Anthropic", "openai": "OpenAI"}
 
 BatchList = tuple[list[BatchState], str | None]
@@ -69,6 +86,7 @@ class _Base:
         timeout: float,
         retry: RetryPolicy | None,
         allow_insecure_http: bool | None,
+        download_timeout: float = _config.DEFAULT_DOWNLOAD_TIMEOUT,
     ) -> None:
         self.wire = get_protocol(protocol or _config.resolve_protocol(None))
         self._api_key = _config.resolve_api_key(
@@ -80,7 +98,11 @@ class _Base:
             env_var=self.wire.env_base_url,
             default=self.wire.default_base_url,
         )
+        self._insecure_ok = urlsplit(self.base_url).scheme == "http" or bool(
+            _config.allow_insecure(allow_insecure_http)
+        )
         self.timeout = timeout
+        self.download_timeout = download_timeout
         self.retry = retry or RetryPolicy()
 
     @property
@@ -89,10 +111,11 @@ class _Base:
         return self.wire.name
 
     def __repr__(self) -> str:
-        return (
-            f"{type(self).__name__}(base_url={self.base_url!r}, protocol={self.protocol!r}, "
-            "api_key=<redacted>)"
-        )
+        wire = getattr(self, "wire", None)
+        protocol = getattr(wire, "name", None)
+        base_url = getattr(self, "base_url", None)
+        name = type(self).__name__
+        return f"{name}(base_url={base_url!r}, protocol={protocol!r}, api_key=<redacted>)"
 
     def _same_origin(self, url: str) -> bool:
         a, b = urlsplit(url), urlsplit(self.base_url)
@@ -115,9 +138,18 @@ class _Base:
             "POST", url, body=wire_body, idempotency_key=idempotency_key, key_honoured=honoured
         )
 
-    def _get_call(self, batch_id: str, sink: str | os.PathLike[str] | None) -> HttpCall:
+    def _get_call(
+        self,
+        batch_id: str,
+        sink: str | os.PathLike[str] | None,
+        max_bytes: int | None = None,
+        seconds: float | None = None,
+    ) -> HttpCall:
         url = self.wire.batch_url(self.base_url, batch_id)
-        return HttpCall("GET", url, batch_id=batch_id, sink=Path(sink) if sink else None)
+        path = Path(sink) if sink else None
+        return HttpCall(
+            "GET", url, batch_id=batch_id, sink=path, max_bytes=max_bytes, seconds=seconds
+        )
 
     def _cancel_call(self, batch_id: str) -> HttpCall:
         return HttpCall("POST", self.wire.cancel_url(self.base_url, batch_id), batch_id=batch_id)
@@ -132,13 +164,102 @@ class _Base:
             "POST", url, body=body, content_type=content_type, idempotency_key=key, kind="file"
         )
 
-    def _fetch_call(self, url: str, batch_id: str | None, sink: str | os.PathLike[str]) -> HttpCall:
-        url = resolve_url(self.base_url, url)
+    def _fetch_call(
+        self,
+        url: str,
+        batch_id: str | None,
+        sink: str | os.PathLike[str],
+        max_bytes: int | None = None,
+        seconds: float | None = None,
+    ) -> HttpCall:
+        url = self._checked_url(resolve_url(self.base_url, url), batch_id)
         # The API key goes only to the configured service's origin, never to a file host.
-        authed = self._same_origin(url)
         return HttpCall(
-            "GET", url, batch_id=batch_id, authed=authed, sink=Path(sink), raw_file=True
+            "GET",
+            url,
+            batch_id=batch_id,
+            authed=self._same_origin(url),
+            sink=Path(sink),
+            raw_file=True,
+            max_bytes=max_bytes,
+            seconds=seconds,
         )
+
+    def _checked_url(self, url: str, batch_id: str | None) -> str:
+        """``url`` if results may be fetched from it: http(s), and no plain http from https."""
+        scheme = urlsplit(url).scheme
+        if scheme == "https" or (scheme == "http" and self._insecure_ok):
+            return url
+        if scheme == "http" and _config.is_loopback(urlsplit(url).hostname):
+            return url
+        raise ConfigurationError(
+            f"batch {batch_id}: the results are at {redact(url, self._api_key)!r}, which is not "
+            "https while the service is; they would travel unencrypted. Pass "
+            "allow_insecure_http=True (or set SIRAYA_ALLOW_INSECURE_HTTP=1) to fetch them anyway"
+        )
+
+    def _scrubbed(self, exc: SirayaError) -> SirayaError:
+        """``exc`` with the API key redacted from its message (a server may echo it in any
+        answer, and parsers quote answers)."""
+        if exc.args and isinstance(exc.args[0], str):
+            exc.args = (redact(exc.args[0], self._api_key), *exc.args[1:])
+        if isinstance(getattr(exc, "message", None), str):
+            exc.message = redact(exc.message, self._api_key)  # type: ignore[attr-defined]
+        return exc
+
+    # ---- one attempt: deadline, size, redirects
+    def _deadline(self, call: HttpCall) -> Deadline:
+        seconds = self.download_timeout if call.sink is not None else self.timeout
+        if call.seconds is not None:
+            seconds = min(seconds, call.seconds)
+        what = f"{call.method} {urlsplit(call.url).path}"
+        return Deadline(seconds, what=what, batch_id=call.batch_id)
+
+    def _budget(self, call: HttpCall, deadline: Deadline) -> ByteBudget:
+        if call.sink is None:
+            what, limit = f"the answer to {deadline.what}", DEFAULT_MAX_JSON_BYTES
+            hint = "this is not an answer a batch API gives; check base_url and protocol"
+        else:
+            limit = call.max_bytes or _config.DEFAULT_MAX_RESULT_BYTES
+            what = f"the results download of batch {call.batch_id}"
+            hint = (
+                "if the results really are that large, raise max_result_bytes= (run, "
+                "submit) or --max-result-bytes (siraya-frames run)"
+            )
+        return ByteBudget(limit, deadline, what=what, hint=hint)
+
+    def _open(self, call: HttpCall, deadline: Deadline) -> dict[str, Any]:
+        """The keyword arguments of one ``stream()``: no automatic redirects, and a timeout
+        no longer than what is left of the call's deadline."""
+        method, url, headers, body = self._request(call)
+        logger.debug("%s %s", method, urlsplit(url).path)
+        timeout = httpx.Timeout(min(self.timeout, deadline.left()))
+        return {"method": method, "url": url, "headers": headers, "content": body,
+                "follow_redirects": False, "timeout": timeout}  # fmt: skip
+
+    def _redirect(self, call: HttpCall, response: httpx.Response) -> HttpCall | None:
+        """The call to make next when ``response`` redirects a download, else None.
+
+        Only downloads follow redirects (a file host is normal); the key goes along only to
+        the service's own origin, and never from https down to plain http.
+        """
+        if not response.is_redirect:
+            return None
+        where = response.headers.get("location", "")
+        if call.sink is None or not where:
+            raise UnexpectedResponseError(
+                f"{call.method} {urlsplit(call.url).path} answered {response.status_code} "
+                f"(a redirect to {redact(where, self._api_key)!r}); check base_url",
+                batch_id=call.batch_id,
+            )
+        if call.hops >= MAX_REDIRECTS:
+            raise UnexpectedResponseError(
+                f"the results of batch {call.batch_id} were redirected more than "
+                f"{MAX_REDIRECTS} times; last to {redact(where, self._api_key)!r}",
+                batch_id=call.batch_id,
+            )
+        url = self._checked_url(urljoin(call.url, where), call.batch_id)
+        return replace(call, url=url, authed=self._same_origin(url), hops=call.hops + 1)
 
     def _request(self, call: HttpCall) -> tuple[str, str, dict[str, str], bytes | None]:
         headers = headers_for(call, self.wire.auth_headers(self._api_key))
@@ -154,7 +275,7 @@ class _Base:
         if call.kind == "list":
             return self.wire.parse_list(body)
         if call.kind == "file":
-            return self.wire.parse_file(body)
+            return check_batch_id(self.wire.parse_file(body), what="file id")
         if call.method == "GET":
             state = self.wire.parse_get_body(body, batch_id=call.batch_id or "")
         else:
@@ -162,6 +283,10 @@ class _Base:
                 body, what=f"POST {urlsplit(call.url).path}", batch_id=call.batch_id
             )
             state = self.wire.parse_batch(obj, batch_id=call.batch_id)
+            if call.batch_id is None:  # a create: the id is used in every later URL
+                check_batch_id(state.batch_id)
+        if state.error:
+            state = replace(state, error=redact(state.error, self._api_key))
         return self._resolved(state)
 
     def _resolved(self, state: BatchState) -> BatchState:
@@ -174,19 +299,67 @@ class _Base:
         return replace(state, result_url=urls[0], result_urls=urls)
 
     def _settle_sink(self, call: HttpCall, part: Path) -> BatchState:
-        """Decide what a streamed body was: keep it as the results file, or parse the status."""
+        """Decide what a streamed body was: keep it as the results file, or parse the status.
+
+        A download that is empty, or holds no result line near its start (an HTML sign-in
+        page, an empty redirect), is never taken for results.
+        """
         assert call.sink is not None
-        with part.open("rb") as fh:
-            head = fh.read(_HEAD_BYTES)
-        if call.raw_file or looks_like_jsonl_results(head):
-            os.replace(part, call.sink)
-            return BatchState(call.batch_id, BatchStatus.COMPLETED, results_path=str(call.sink))
-        state = self._interpret(call, part.read_bytes())
-        if state.results is not None:
-            os.replace(part, call.sink)
-            return replace(state, results=None, results_path=str(call.sink))
-        part.unlink()
-        return state
+        try:
+            with part.open("rb") as fh:
+                head = fh.read(_HEAD_BYTES)
+            if looks_like_jsonl_results(head) or (call.raw_file and _inline_document(head)):
+                os.replace(part, call.sink)
+                return BatchState(call.batch_id, BatchStatus.COMPLETED, results_path=str(call.sink))
+            if call.raw_file:
+                raise _not_results(call, head, self._api_key)
+            state = self._interpret(call, part.read_bytes())
+            if state.results is not None:
+                os.replace(part, call.sink)
+                return replace(state, results=None, results_path=str(call.sink))
+            return state
+        finally:
+            part.unlink(missing_ok=True)
+
+
+def _inline_document(head: bytes) -> bool:
+    """A JSON document with a ``results`` array (the Siraya reference shape)."""
+    return head.lstrip().startswith(b"{") and b'"results"' in head
+
+
+def _not_results(call: HttpCall, head: bytes, key: str) -> UnexpectedResponseError:
+    what = "was empty" if not head.strip() else f"holds no result line: {head[:120]!r}"
+    return UnexpectedResponseError(
+        redact(
+            f"the results download of batch {call.batch_id} from {urlsplit(call.url).path} "
+            f"{what}; it is not taken for results (nothing is resent). The next poll fetches "
+            "it again",
+            key,
+        ),
+        batch_id=call.batch_id,
+    )
+
+
+@contextmanager
+def open_part(part: Path) -> Iterator[BinaryIO]:
+    """The temporary file a download streams into; removed if anything fails (a full disk
+    becomes a :class:`JobStoreError` naming the file)."""
+    try:
+        with part.open("wb") as fh:
+            yield fh
+    except BaseException as exc:
+        part.unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise _disk_error(part, exc) from exc
+        raise
+
+
+def _disk_error(part: Path, exc: OSError) -> JobStoreError:
+    return JobStoreError(
+        f"could not write {str(part)!r}: {exc}; free space (or fix the permissions) and re-run "
+        "the same call (nothing is lost)",
+        path=str(part),
+    )
 
 
 def _join_parts(parts: Sequence[Path], sink: Path, batch_id: str | None) -> BatchState:

@@ -39,6 +39,7 @@ NON_RETRYABLE_ERRORS = frozenset(
         "unprocessable_entity_error",
         "unrecognized_result",
         "invalid_json",
+        "results_unavailable",
     }
 )
 """Errored outcomes that resending unchanged cannot fix (or that may already be paid)."""
@@ -61,6 +62,7 @@ def _batch_frame(store: JobStore, rec: BatchRecord) -> tuple[pl.DataFrame, pl.Se
         _round=pl.lit(rec.round),
         _batch_status=pl.lit(rec.status),
         _batch_error=pl.lit(rec.error, pl.String),
+        _results_error=pl.lit(_unavailable(rec), pl.String),
         _finished=pl.lit(is_finished(rec)),
     )
     if rec.results_file:
@@ -69,6 +71,17 @@ def _batch_frame(store: JobStore, rec: BatchRecord) -> tuple[pl.DataFrame, pl.Se
         parsed = pl.DataFrame(schema=RESULT_SCHEMA)
     stray = parsed.join(ids, on="custom_id", how="anti")["custom_id"]
     return frame.join(parsed, on="custom_id", how="left", maintain_order="left"), stray
+
+
+def _unavailable(rec: BatchRecord) -> str | None:
+    """The message of ids whose batch ended but whose results could not be fetched."""
+    if rec.results_file is not None or not rec.results_error:
+        return None
+    return (
+        f"the results of batch {rec.batch_id} could not be fetched ({rec.results_error}); "
+        "this request may have been answered and paid, so it is not resent. Wait on the job "
+        "again to fetch them again"
+    )
 
 
 def _batch_frames(store: JobStore, state: JobState) -> tuple[pl.DataFrame, pl.Series]:
@@ -89,13 +102,16 @@ def _fill_unanswered(joined: pl.DataFrame) -> pl.DataFrame:
     for batch_status, (result, err_type) in _FILL_BY_BATCH.items():
         fill_status = pl.when(status == batch_status).then(pl.lit(result)).otherwise(fill_status)
         fill_type = pl.when(status == batch_status).then(pl.lit(err_type)).otherwise(fill_type)
+    unavailable = pl.col("_results_error").is_not_null()
+    fill_status = pl.when(unavailable).then(pl.lit("errored")).otherwise(fill_status)
+    fill_type = pl.when(unavailable).then(pl.lit("results_unavailable")).otherwise(fill_type)
+    fill_message = pl.when(status == "failed").then(pl.col("_batch_error"))
+    fill_message = pl.when(unavailable).then(pl.col("_results_error")).otherwise(fill_message)
     unanswered = pl.col("result_status").is_null()
     return joined.with_columns(
         result_status=pl.when(unanswered).then(fill_status).otherwise("result_status"),
         error_type=pl.when(unanswered).then(fill_type).otherwise("error_type"),
-        error_message=pl.when(unanswered & (status == "failed"))
-        .then(pl.col("_batch_error"))
-        .otherwise("error_message"),
+        error_message=pl.when(unanswered).then(fill_message).otherwise("error_message"),
     )
 
 

@@ -18,7 +18,12 @@ from siraya_frames._errors import ConfigurationError
 
 DEFAULT_BASE_URL = "https://llm.siraya.pro/v1"
 DEFAULT_TIMEOUT = 60.0
-"""Seconds for one HTTP call (connect, read, write)."""
+"""Seconds one API call (create, status, cancel, list, upload) may take in all: connect,
+send, every read, redirects included. A server that drips bytes cannot hold a call longer."""
+DEFAULT_DOWNLOAD_TIMEOUT = 3600.0
+"""Seconds one results download may take in all (a stall is still cut after ``timeout``)."""
+DEFAULT_MAX_RESULT_BYTES = 4 << 30
+"""Bytes of one results download when the caller gives no cap (a job derives its own)."""
 DEFAULT_MAX_ATTEMPTS = 6
 """Attempts of one retryable HTTP call, the first included."""
 DEFAULT_MAX_RETRY_SECONDS = 300.0
@@ -110,15 +115,24 @@ def resolve_base_url(
         raise ConfigurationError(
             f"base_url {url!r} is not an http(s) URL; expected e.g. {default!r}."
         )
-    if allow_insecure_http is None:
-        allow_insecure_http = os.environ.get(ENV_ALLOW_HTTP, "") in ("1", "true", "yes")
-    if parts.scheme == "http" and not is_loopback(parts.hostname) and not allow_insecure_http:
+    if (
+        parts.scheme == "http"
+        and not is_loopback(parts.hostname)
+        and not allow_insecure(allow_insecure_http)
+    ):
         raise ConfigurationError(
             f"base_url {url!r} uses plain http to a host that is not this machine, so the API "
             "key would travel unencrypted. Use https, or pass allow_insecure_http=True (or set "
             f"{ENV_ALLOW_HTTP}=1) if you really mean it."
         )
     return url
+
+
+def allow_insecure(allow_insecure_http: bool | None) -> bool:
+    """The argument, else ``SIRAYA_ALLOW_INSECURE_HTTP`` (1, true or yes), else False."""
+    if allow_insecure_http is not None:
+        return allow_insecure_http
+    return os.environ.get(ENV_ALLOW_HTTP, "").lower() in ("1", "true", "yes")
 
 
 def resolve_job_root(job_root: str | os.PathLike[str] | None = None) -> str:

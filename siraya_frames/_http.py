@@ -11,11 +11,9 @@ True
 
 from __future__ import annotations
 
-import email.utils
 import json
 import logging
 import os
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,8 +28,10 @@ from siraya_frames._errors import (
     APIConnectionError,
     APIStatusError,
     APITimeoutError,
+    UnexpectedResponseError,
     error_for_status,
 )
+from siraya_frames._guards import finite_seconds, loads, redact, retry_after_seconds
 
 logger = logging.getLogger("siraya_frames")
 
@@ -84,9 +84,9 @@ class _WaitRetryAfter(tenacity.wait.wait_base):
     def __call__(self, retry_state: tenacity.RetryCallState) -> float:
         outcome = retry_state.outcome
         exc = outcome.exception() if outcome is not None else None
-        retry_after = getattr(exc, "retry_after", None)
+        retry_after = finite_seconds(getattr(exc, "retry_after", None))
         if retry_after is not None:
-            return min(max(float(retry_after), 0.0), self.cap)
+            return min(retry_after, self.cap)
         return self.fallback(retry_state)
 
 
@@ -177,6 +177,12 @@ class HttpCall:
     key_honoured: bool = True
     """False where the service ignores ``Idempotency-Key``: then a POST whose outcome is
     uncertain is not retried (the lifecycle looks for the batch instead)."""
+    max_bytes: int | None = None
+    """The most a download to ``sink`` may bring (decoded); None: the client's default."""
+    hops: int = 0
+    """Redirects followed so far to reach ``url``."""
+    seconds: float | None = None
+    """A shorter deadline for this call than the client's (a wait that must end sooner)."""
 
     @property
     def idempotent(self) -> bool:
@@ -197,21 +203,9 @@ def headers_for(call: HttpCall, auth: dict[str, str]) -> dict[str, str]:
 
 
 def retry_after(headers: httpx.Headers) -> float | None:
-    """Seconds the server asks to wait (``retry-after-ms``, ``retry-after``), if any."""
-    value = headers.get("retry-after-ms")
-    if value:
-        try:
-            return float(value) / 1000.0
-        except ValueError:
-            pass
-    value = headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        return float(value)
-    except ValueError:
-        parsed = email.utils.parsedate_to_datetime(value)
-        return max(parsed.timestamp() - time.time(), 0.0) if parsed else None
+    """Seconds the server asks to wait (``retry-after-ms``, ``retry-after``); None when absent
+    or unreadable (``soon``, ``nan``, a broken date): then the backoff decides."""
+    return retry_after_seconds(headers)
 
 
 def error_detail(body: bytes) -> tuple[str, str | None]:
@@ -228,8 +222,8 @@ def error_detail(body: bytes) -> tuple[str, str | None]:
     ('bad', 'invalid_request_error')
     """
     try:
-        obj = json.loads(body)
-    except ValueError:
+        obj = loads(body, what="the error answer")
+    except UnexpectedResponseError:
         return body.decode("utf-8", "replace").strip()[:500] or "(empty body)", None
     err = obj.get("error") if isinstance(obj, dict) else None
     if isinstance(err, dict):
@@ -238,11 +232,6 @@ def error_detail(body: bytes) -> tuple[str, str | None]:
     if isinstance(err, str) and err:
         return err, None
     return json.dumps(obj)[:500], None
-
-
-def redact(text: str, api_key: str) -> str:
-    """``text`` with the API key replaced by ``<redacted>``."""
-    return text.replace(api_key, "<redacted>") if api_key else text
 
 
 def status_error(
@@ -272,11 +261,11 @@ _HINTS = {
 }
 
 
-def connection_error(call: HttpCall, exc: httpx.HTTPError) -> APIConnectionError:
+def connection_error(call: HttpCall, exc: httpx.HTTPError, key: str = "") -> APIConnectionError:
     """The typed error of a transport failure (``request_unsent`` when no connection was made)."""
     cls = APITimeoutError if isinstance(exc, httpx.TimeoutException) else APIConnectionError
     err = cls(
-        f"{call.method} {urlsplit(call.url).path}: {type(exc).__name__}: {exc}",
+        redact(f"{call.method} {urlsplit(call.url).path}: {type(exc).__name__}: {exc}", key),
         batch_id=call.batch_id,
     )
     err.request_unsent = isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)

@@ -445,6 +445,7 @@ def _new_job(
     client: SirayaClient,
     limits: tuple[int | None, int | None],
     provenance: dict[str, Any],
+    max_result_bytes: int | None = None,
 ) -> dict[str, BatchPayload]:
     """Save a new job's requests and first round of intents; return the bodies by key.
 
@@ -460,6 +461,7 @@ def _new_job(
         provenance=provenance,
         task_fingerprint=task_fingerprint(provenance),
         protocol=client.protocol,
+        max_result_bytes=max_result_bytes,
     )
     return plan_added(store, state, unique.clear(), unique)
 
@@ -473,6 +475,7 @@ def submit(
     max_bytes: int | None = None,
     provenance: dict[str, Any] | None = None,
     protocol: str | None = None,
+    max_result_bytes: int | None = None,
 ) -> Job:
     """Send each unique request once, split into batches, and return the :class:`Job`.
 
@@ -496,6 +499,10 @@ def submit(
     protocol
         ``"siraya"`` (default, or ``SIRAYA_PROTOCOL``), ``"anthropic"`` or ``"openai"``, when
         no ``client`` is passed (a client brings its own).
+    max_result_bytes
+        The most one batch's results download may bring (decoded); default: a generous
+        bound from the batch's requests and their ``max_tokens``. Given again on a re-run,
+        it replaces the job's.
     """
     client = client or SirayaClient(protocol=protocol)
     if protocol is not None and client.protocol != protocol:
@@ -512,12 +519,24 @@ def submit(
         existed = store.exists()
         if not existed:
             limits = (max_requests, max_bytes)
-            bodies = _new_job(store, unique, job_id, client, limits, provenance or {})
+            bodies = _new_job(
+                store, unique, job_id, client, limits, provenance or {}, max_result_bytes
+            )
     if existed:
-        return _reattach(store, unique, client, provenance or {})
+        job = _reattach(store, unique, client, provenance or {})
+        if max_result_bytes is not None:
+            job._run(lambda state: _set_result_cap(store, state, max_result_bytes))
+        return job
     job = Job(store.path, client=client)
     job._run(lambda state: submit_steps(store, state, bodies))
     return job
+
+
+def _set_result_cap(store: JobStore, state: JobState, cap: int) -> Steps:
+    """Record a new cap on results downloads (a step with no call)."""
+    state.max_result_bytes = cap
+    store.save(state)
+    yield from ()
 
 
 def _reattach(

@@ -130,6 +130,7 @@ def run(
     max_cost_usd: float | None = None,
     prices: Mapping[str, Mapping[str, float]] | None = None,
     protocol: str | None = None,
+    max_result_bytes: int | None = None,
     **params: Any,
 ) -> pl.DataFrame | Job:
     """Label or transform every row of ``df`` through the batch API, in one call.
@@ -180,6 +181,9 @@ def run(
     protocol
         The wire protocol when no ``client`` is passed: ``"siraya"`` (default, or
         ``SIRAYA_PROTOCOL``), ``"anthropic"`` (Message Batches) or ``"openai"`` (Batch API).
+    max_result_bytes
+        The most one batch's results download may bring; default a generous bound from its
+        requests and ``max_tokens`` (see :func:`siraya_frames._wait.result_cap`).
 
     Returns
     -------
@@ -226,6 +230,7 @@ def run(
         max_bytes=max_bytes,
         provenance=provenance,
         protocol=protocol,
+        max_result_bytes=max_result_bytes,
     )
     if not wait:
         return job

@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from siraya_frames._errors import UnexpectedResponseError
+from siraya_frames._guards import count_of, loads
 
 logger = logging.getLogger("siraya_frames")
 
@@ -176,13 +177,7 @@ def _raw_status(obj: dict[str, Any]) -> str | None:
     return None
 
 
-def _as_int(value: object) -> int | None:
-    if isinstance(value, bool) or value is None:
-        return None
-    try:
-        return int(value)  # type: ignore[call-overload]
-    except (TypeError, ValueError):
-        return None
+_as_int = count_of
 
 
 def _counts(obj: dict[str, Any]) -> tuple[int | None, int | None, int | None]:
@@ -296,32 +291,31 @@ def parse_batch_object(obj: object, *, batch_id: str | None = None) -> BatchStat
     )
 
 
-def _first_line(body: bytes) -> bytes:
-    stripped = body.lstrip()
-    end = stripped.find(b"\n")
-    return stripped if end < 0 else stripped[:end]
+def _is_result_line(line: bytes) -> bool:
+    try:
+        obj = json.loads(line)
+    except (ValueError, RecursionError):
+        return b'"custom_id"' in line[:200]
+    return isinstance(obj, dict) and "custom_id" in obj
 
 
-def looks_like_jsonl_results(head: bytes) -> bool:
+def looks_like_jsonl_results(head: bytes, *, lines: int = 16) -> bool:
     """Tell from the first bytes of a body whether it is a JSONL results stream.
 
-    A results stream's first line is an object with a ``custom_id``; a status object is not.
+    A results stream has a line that is an object with a ``custom_id`` among its first
+    ``lines`` lines (a bad first line must not hide the rest); a status object has none.
 
     Examples
     --------
     >>> looks_like_jsonl_results(b'{"custom_id": "a", "result": {}}\\n{"custom_id"')
     True
+    >>> looks_like_jsonl_results(b'<<garbage>>\\n{"custom_id": "a", "result": {}}\\n')
+    True
     >>> looks_like_jsonl_results(b'{"id": "b1", "status": "in_progress"}')
     False
     """
-    line = _first_line(head)
-    if not line:
-        return False
-    try:
-        obj = json.loads(line)
-    except ValueError:
-        return b'"custom_id"' in line[:200]
-    return isinstance(obj, dict) and "custom_id" in obj
+    candidates = (line for line in head.split(b"\n") if line.strip())
+    return any(_is_result_line(line) for _, line in zip(range(lines), candidates, strict=False))
 
 
 def parse_get_body(body: bytes, *, batch_id: str) -> BatchState:
@@ -340,11 +334,6 @@ def parse_get_body(body: bytes, *, batch_id: str) -> BatchState:
         )
     if looks_like_jsonl_results(body):
         return BatchState(batch_id=batch_id, status=BatchStatus.COMPLETED, results=body)
-    try:
-        obj = json.loads(body)
-    except ValueError as exc:
-        raise UnexpectedResponseError(
-            f"the batch GET answered with neither JSON nor JSONL results: {body[:200]!r}",
-            batch_id=batch_id,
-        ) from exc
+    what = "the batch GET answer (neither JSON nor JSONL results)"
+    obj = loads(body, what=what, batch_id=batch_id)
     return parse_batch_object(obj, batch_id=batch_id)

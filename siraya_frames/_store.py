@@ -136,6 +136,9 @@ class BatchRecord:
     """Set before the request file is uploaded (the upload's intent)."""
     create_sent_at: str | None = None
     """Set before the create is sent: a resume then looks for the batch before creating."""
+    results_error: str | None = None
+    """Why the batch's results could not be fetched (its ids are then ``results_unavailable``,
+    never resent automatically); the next ``wait`` tries again."""
 
 
 @dataclass
@@ -155,6 +158,10 @@ class JobState:
     """What defines the job's task (prompt, model, labels...: see ``_task.py``), hashed."""
     protocol: str = "siraya"
     """The wire protocol the job speaks (job dirs made before protocols existed: siraya)."""
+    max_tokens: int | None = None
+    """The largest ``max_tokens`` of the job's requests: it bounds a results download."""
+    max_result_bytes: int | None = None
+    """The user's cap on one batch's results download; None: derived (see ``_wait``)."""
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> JobState:

@@ -116,11 +116,24 @@ def plan_added(
         return {}
     payloads = _plan(state, pending)
     bodies = _record_intents(store, state, payloads, next_round(state))
+    state.max_tokens = max(state.max_tokens or 0, largest_max_tokens(pending)) or None
     if new.height:
         store.write_requests(pl.concat([held, new.select(held.columns)]))
     state.n_requests = held.height + new.height
     store.save(state)
     return bodies
+
+
+def largest_max_tokens(requests: pl.DataFrame) -> int:
+    """The largest ``max_tokens`` in ``requests.params_json`` (0 when none is readable).
+
+    Examples
+    --------
+    >>> largest_max_tokens(pl.DataFrame({"params_json": ['{"max_tokens":5}', '{"x":1}']}))
+    5
+    """
+    found = requests["params_json"].str.extract(r'"max_tokens":(\d{1,18})[,}]').cast(pl.Int64)
+    return int(found.max() or 0)
 
 
 def next_round(state: JobState) -> int:

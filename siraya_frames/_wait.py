@@ -14,7 +14,13 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from siraya_frames._errors import APIStatusError, WaitTimeoutError
+from siraya_frames._errors import (
+    APIStatusError,
+    APITimeoutError,
+    SirayaError,
+    UnexpectedResponseError,
+    WaitTimeoutError,
+)
 from siraya_frames._polling import Call, PollSchedule, Sleep, Steps
 from siraya_frames._shapes import BatchState, BatchStatus
 from siraya_frames._store import BatchRecord, JobState, JobStore, atomic_write, utc_now
@@ -61,9 +67,64 @@ def _take_results(store: JobStore, rec: BatchRecord, answer: BatchState) -> None
         rec.status = BatchStatus.COMPLETED.value
 
 
-def _poll_one(store: JobStore, rec: BatchRecord) -> Steps:
+RESULT_BYTES_PER_REQUEST = 32 << 10
+"""Bytes of a result line beyond its answer (ids, usage, envelope), generously."""
+RESULT_BYTES_PER_TOKEN = 32
+"""Bytes one output token may take in a result line: ~4 characters, each up to a 6-byte
+JSON escape, plus room; thinking is counted in ``max_tokens`` too."""
+DEFAULT_JOB_MAX_TOKENS = 32_768
+"""Assumed for a job that recorded no ``max_tokens`` (made before it was recorded)."""
+
+
+def result_cap(state: JobState, rec: BatchRecord) -> int:
+    """The most one download of ``rec``'s results may bring (decoded): the user's
+    ``max_result_bytes``, else a generous bound from its requests and ``max_tokens``.
+
+    Examples
+    --------
+    >>> from siraya_frames._store import JobState, BatchRecord
+    >>> state = JobState(job_id="j", base_url="u", max_requests=9, max_bytes=9, max_tokens=100)
+    >>> result_cap(state, BatchRecord(key="k", round=0, idempotency_key="i", n_requests=10))
+    1408256
+    """
+    if state.max_result_bytes:
+        return state.max_result_bytes
+    per_token = RESULT_BYTES_PER_TOKEN * (state.max_tokens or DEFAULT_JOB_MAX_TOKENS)
+    return (1 << 20) + rec.n_requests * (RESULT_BYTES_PER_REQUEST + per_token)
+
+
+def _left(deadline: float | None, clock: Callable[[], float]) -> dict[str, float]:
+    """The ``timeout`` of a call made with ``deadline`` (the wait's own) in force."""
+    return {} if deadline is None else {"timeout": max(deadline - clock(), 1.0)}
+
+
+def _results_failed(rec: BatchRecord, exc: SirayaError) -> None:
+    """A download that could not be taken: counted; after the last try the batch is
+    finished with ``results_error`` (its ids are never resent automatically)."""
+    rec.result_fetches += 1
+    rec.results_error = str(exc)
+    logger.warning("batch %s: its results could not be fetched (try %d of %d): %s",
+                   rec.batch_id, rec.result_fetches, MAX_RESULT_FETCHES, exc)  # fmt: skip
+    if rec.result_fetches >= MAX_RESULT_FETCHES:
+        rec.finished_at = rec.finished_at or utc_now()
+
+
+def _poll_one(
+    store: JobStore,
+    state: JobState,
+    rec: BatchRecord,
+    deadline: float | None = None,
+    clock: Callable[[], float] = time.time,
+) -> Steps:
     sink = store.results_path(rec.key)
-    answer = yield Call("get_batch", (rec.batch_id,), {"results_path": sink})
+    limits = {"max_bytes": result_cap(state, rec), **_left(deadline, clock)}
+    try:
+        answer = yield Call("get_batch", (rec.batch_id,), {"results_path": sink, **limits})
+    except UnexpectedResponseError as exc:
+        if rec.status not in FINISHED:
+            raise  # a status answer we cannot read: the wait reports it
+        _results_failed(rec, exc)
+        return
     apply_state(rec, answer)
     if answer.has_results:
         _take_results(store, rec, answer)
@@ -73,7 +134,12 @@ def _poll_one(store: JobStore, rec: BatchRecord) -> Steps:
     urls = rec.result_urls or ([rec.result_url] if rec.result_url else [])
     if urls and rec.result_fetches < MAX_RESULT_FETCHES:
         where = urls[0] if len(urls) == 1 else urls
-        got = yield Call("fetch_results", (where, sink), {"batch_id": rec.batch_id})
+        try:
+            got = yield Call("fetch_results", (where, sink), {"batch_id": rec.batch_id, **limits})
+        except (UnexpectedResponseError, APIStatusError) as exc:
+            _results_failed(rec, exc)
+            return
+        rec.results_error = None
         _take_results(store, rec, got)
         return
     rec.result_fetches += 1
@@ -90,12 +156,24 @@ def is_finished(rec: BatchRecord) -> bool:
     )
 
 
-def poll_steps(store: JobStore, state: JobState) -> Steps:
+def poll_steps(
+    store: JobStore,
+    state: JobState,
+    deadline: float | None = None,
+    clock: Callable[[], float] = time.time,
+) -> Steps:
     """Poll every unfinished batch once, saving what comes back."""
     for rec in state.batches:
         if rec.batch_id and not is_finished(rec):
-            yield from _poll_one(store, rec)
+            yield from _poll_one(store, state, rec, deadline, clock)
             store.save(state)
+
+
+def _refetch_unavailable(state: JobState) -> None:
+    """Give batches whose results could not be fetched new tries (a new ``wait``)."""
+    for rec in state.batches:
+        if rec.results_error and rec.results_file is None:
+            rec.result_fetches, rec.finished_at = 0, None
 
 
 def wait_steps(
@@ -107,18 +185,21 @@ def wait_steps(
     clock: Callable[[], float] = time.time,
 ) -> Steps:
     yield from submit_steps(store, state, {})
+    _refetch_unavailable(state)
     n_polls, seen = 0, {}
     while True:
-        yield from poll_steps(store, state)
+        try:
+            yield from poll_steps(store, state, deadline, clock)
+        except APITimeoutError as exc:
+            if deadline is None or clock() < deadline:
+                raise
+            raise _not_finished(store) from exc
         report(state)
         if all(is_finished(r) for r in state.batches):
             return state
         now = clock()
         if deadline is not None and now >= deadline:
-            raise WaitTimeoutError(
-                f"the job in {str(store.path)!r} is not finished yet; its batches keep running. "
-                f"Wait again later with siraya_frames.Job.open({str(store.path)!r}).wait()"
-            )
+            raise _not_finished(store)
         expiries = [r.expires_at for r in state.batches if r.expires_at and not is_finished(r)]
         yield Sleep(
             schedule.delay(
@@ -130,6 +211,13 @@ def wait_steps(
             )
         )
         n_polls += 1
+
+
+def _not_finished(store: JobStore) -> WaitTimeoutError:
+    return WaitTimeoutError(
+        f"the job in {str(store.path)!r} is not finished yet; its batches keep running. "
+        f"Wait again later with siraya_frames.Job.open({str(store.path)!r}).wait()"
+    )
 
 
 def _eta(seen: dict[str, tuple[float, int]], state: JobState, now: float) -> float | None:

@@ -97,7 +97,7 @@ def test_a_batch_past_its_expiry_but_still_running_is_not_polled_in_a_loop(tmp_p
     class Client:
         gets = 0
 
-        def get_batch(self, batch_id, *, results_path):
+        def get_batch(self, batch_id, *, results_path, max_bytes=None):
             Client.gets += 1
             return running
 

@@ -17,11 +17,11 @@ Examples
 
 from __future__ import annotations
 
-import json
 from typing import Any, ClassVar
-from urllib.parse import quote, urlencode, urljoin
+from urllib.parse import urlencode, urljoin
 
 from siraya_frames._errors import UnexpectedResponseError
+from siraya_frames._guards import loads, path_segment
 from siraya_frames._http import error_detail
 from siraya_frames._plan import JSON_REQUESTS, RequestEncoding
 from siraya_frames._shapes import BatchState
@@ -67,12 +67,12 @@ def decode_object(body: bytes, *, what: str, batch_id: str | None = None) -> dic
     >>> decode_object(b'{"id": "b"}', what="the batch")
     {'id': 'b'}
     """
+    obj = loads(body, what=what, batch_id=batch_id)
     try:
-        obj = json.loads(body)
         _depth(obj, _MAX_DEPTH)
-    except (ValueError, RecursionError) as exc:
+    except ValueError as exc:
         raise UnexpectedResponseError(
-            f"{what} was not a JSON object: {body[:200]!r}", batch_id=batch_id
+            f"{what} is nested too deep ({exc}): {body[:200]!r}", batch_id=batch_id
         ) from exc
     if not isinstance(obj, dict):
         raise UnexpectedResponseError(
@@ -106,7 +106,7 @@ class WireProtocol:
         return f"{base_url}{self.batches_path}"
 
     def batch_url(self, base_url: str, batch_id: str) -> str:
-        return f"{base_url}{self.batches_path}/{quote(batch_id, safe='')}"
+        return f"{base_url}{self.batches_path}/{path_segment(batch_id)}"
 
     def cancel_url(self, base_url: str, batch_id: str) -> str:
         return f"{self.batch_url(base_url, batch_id)}/cancel"
@@ -119,7 +119,7 @@ class WireProtocol:
         return f"{base_url}/files"
 
     def file_content_url(self, base_url: str, file_id: str) -> str:
-        return f"{base_url}/files/{quote(file_id, safe='')}/content"
+        return f"{base_url}/files/{path_segment(file_id, what='file id')}/content"
 
     # ---- requests
     def auth_headers(self, api_key: str) -> dict[str, str]:

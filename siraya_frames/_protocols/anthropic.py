@@ -24,6 +24,7 @@ from typing import Any, ClassVar
 from urllib.parse import urlencode
 
 from siraya_frames._errors import UnexpectedResponseError
+from siraya_frames._guards import count_of
 from siraya_frames._protocols._base import WireProtocol
 from siraya_frames._shapes import BatchState, BatchStatus, parse_timestamp
 
@@ -39,7 +40,7 @@ _STATUS = {
 
 def _count(counts: dict[str, Any], key: str) -> int:
     value = counts.get(key)
-    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+    return (count_of(value) or 0) if isinstance(value, int) else 0
 
 
 class AnthropicProtocol(WireProtocol):

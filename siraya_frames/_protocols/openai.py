@@ -25,6 +25,7 @@ from typing import Any, ClassVar
 from urllib.parse import quote
 
 from siraya_frames._errors import UnexpectedResponseError
+from siraya_frames._guards import check_batch_id, count_of
 from siraya_frames._plan import RequestEncoding
 from siraya_frames._protocols._base import WireProtocol
 from siraya_frames._protocols._chat import CHAT_URL, chat_lines
@@ -47,7 +48,7 @@ _STATUS = {
 
 
 def _int(value: object) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
+    return count_of(value) if isinstance(value, int) else None
 
 
 def _errors(obj: dict[str, Any]) -> str | None:
@@ -102,7 +103,9 @@ class OpenAIProtocol(WireProtocol):
         done = (completed or 0) + (failed or 0) if counts else None
         files = [obj.get(k) for k in ("output_file_id", "error_file_id")]
         urls = tuple(
-            f"files/{quote(f, safe='')}/content" for f in files if isinstance(f, str) and f
+            f"files/{quote(check_batch_id(f, what='file id'), safe='')}/content"
+            for f in files
+            if isinstance(f, str) and f
         )
         status = _STATUS.get(raw, BatchStatus.UNKNOWN)
         metadata = obj.get("metadata")
