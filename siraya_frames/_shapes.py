@@ -20,6 +20,7 @@ from __future__ import annotations
 import enum
 import json
 import logging
+import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -207,23 +208,31 @@ def parse_timestamp(value: object) -> float | None:
     1727289444.100435
     >>> parse_timestamp(1727289444), parse_timestamp("2024-09-25T18:37:24+00:00")
     (1727289444.0, 1727289444.0)
-    >>> parse_timestamp("soon") is None
-    True
+    >>> parse_timestamp("soon") is None, parse_timestamp(float("nan")), parse_timestamp("1e999")
+    (True, None, None)
     """
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
-    if not isinstance(value, str) or not value.strip():
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
         return None
-    text = value.strip()
+    if isinstance(value, str):
+        value = value.strip()
+        if len(value) > 64:
+            return None
     try:
-        return float(text)
-    except ValueError:
-        pass
+        seconds = float(value)
+    except (ValueError, OverflowError):
+        seconds = _rfc3339(value) if isinstance(value, str) else None
+    return seconds if seconds is not None and math.isfinite(seconds) else None
+
+
+def _rfc3339(text: str) -> float | None:
     try:
         parsed = datetime.fromisoformat(text.replace("z", "Z"))
     except ValueError:
         return None
-    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp()
+    try:
+        return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp()
+    except (OverflowError, OSError, ValueError):
+        return None
 
 
 def _expires_at(obj: dict[str, Any]) -> float | None:

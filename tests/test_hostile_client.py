@@ -246,3 +246,11 @@ def test_a_key_echoed_in_an_unreadable_answer_is_redacted_from_the_error():
     with _client(handler) as client, pytest.raises(errors.UnexpectedResponseError) as info:
         client.get_batch("b")
     assert KEY not in str(info.value) and KEY not in repr(info.value.args)
+
+
+@pytest.mark.parametrize("value", ["NaN", '"1e999"', "1e999", '"9999-99-99T00:00:00Z"'])
+def test_an_absurd_expiry_is_ignored(value):
+    body = b'{"id": "b", "status": "in_progress", "expires_at": ' + value.encode() + b"}"
+    handler, _ = _answer(httpx.Response(200, content=body))
+    with _client(handler) as client:
+        assert client.get_batch("b").expires_at is None
