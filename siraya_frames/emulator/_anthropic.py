@@ -221,7 +221,7 @@ class AnthropicHandlers(Handlers):
         url = str(request.url_for("results", batch_id=b.id)) if b.finished else ""
         return message_batch(b, counts, url)
 
-    def _parse(self, body: bytes) -> tuple[list[tuple[str, str, str]], None]:
+    def _parse(self, body: bytes | bytearray) -> tuple[list[tuple[str, str, str]], None]:
         requests = parse_create_body(
             body, max_requests=self.config.max_requests, check_params=False
         )

@@ -71,7 +71,7 @@ class SirayaHandlers(Handlers):
             Route("/files/results/{name}", self.result_file, methods=["GET"]),
         ]
 
-    def _parse(self, body: bytes) -> tuple[list[tuple[str, str, str]], None]:
+    def _parse(self, body: bytes | bytearray) -> tuple[list[tuple[str, str, str]], None]:
         return parse_create_body(body, max_requests=self.config.max_requests), None
 
     def _render(self, batch: Batch) -> dict[str, Any]:

@@ -35,7 +35,7 @@ from siraya_frames.emulator import _shapes
 from siraya_frames.emulator._asgi import ENDPOINT, drop_connection
 from siraya_frames.emulator._model import EXPIRED, EXPIRED_RESULT, Batch
 from siraya_frames.emulator._runtime import Runtime
-from siraya_frames.emulator._validate import CreateRejected
+from siraya_frames.emulator._validate import CreateRejected, loads
 
 JSONL_MEDIA_TYPE = "application/jsonl"
 PAGE = 5_000
@@ -175,12 +175,16 @@ class Handlers:
 
     # -- create ------------------------------------------------------------------------------
 
-    async def read_body(self, request: Request, limit: int | None = None) -> bytes | Response:
-        """Read the body, or answer 413 when it is over ``limit`` (default ``max_bytes``)."""
+    async def read_body(self, request: Request, limit: int | None = None) -> bytearray | Response:
+        """Read the body, or answer 413 when it is over ``limit`` (default ``max_bytes``).
+
+        A declared ``Content-Length`` over the limit is refused before the body is read; a
+        streamed body stops being kept once it passes the limit (one copy, no chunk list).
+        """
         limit = self.config.max_bytes if limit is None else limit
         declared = request.headers.get("content-length", "")
         too_big = declared.isdigit() and int(declared) > limit
-        chunks: list[bytes] = []
+        body = bytearray()
         size = 0
         async for chunk in request.stream():
             size += len(chunk)
@@ -190,7 +194,7 @@ class Handlers:
                 if size > limit + DRAIN_CAP:
                     break
                 continue
-            chunks.append(chunk)
+            body += chunk
         if too_big:
             return self.error(
                 f"Request body is {max(size, int(declared or 0))} bytes; the limit is {limit} "
@@ -198,12 +202,12 @@ class Handlers:
                 "request_too_large",
                 413,
             )
-        return b"".join(chunks)
+        return body
 
     async def create_batch(
         self,
         request: Request,
-        parse: Callable[[bytes], tuple[list[tuple[str, str, str]], dict[str, Any] | None]],
+        parse: Callable[[bytearray], tuple[list[tuple[str, str, str]], dict[str, Any] | None]],
         render: Callable[[Batch], dict[str, Any]],
         batch_id: Callable[[], str] = lambda: f"batch_{uuid.uuid4()}",
     ) -> Response:
@@ -354,10 +358,12 @@ class Handlers:
             return denied
         if request.method == "POST":
             try:
-                changes = json.loads(await request.body() or b"{}")
+                changes = loads(await request.body() or b"{}")
                 if not isinstance(changes, dict):
                     raise ConfigurationError("the body must be a JSON object of fault settings")
                 self.rt.set_faults(**changes)
+            except CreateRejected as exc:
+                return self.error(exc.message, "invalid_request_error", 400)
             except (ValueError, ConfigurationError, TypeError) as exc:
                 return self.error(str(exc), "invalid_request_error", 400)
         return JSONResponse(self.rt.faults.to_dict())

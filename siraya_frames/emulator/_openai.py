@@ -28,7 +28,6 @@ from __future__ import annotations
 import email.parser
 import email.policy
 import hmac
-import json
 import time
 import uuid
 from collections.abc import Callable
@@ -52,7 +51,7 @@ from siraya_frames.emulator._model import (
     ResultRow,
 )
 from siraya_frames.emulator._runtime import Runtime
-from siraya_frames.emulator._validate import CreateRejected
+from siraya_frames.emulator._validate import CreateRejected, loads
 
 LIST_DEFAULT, LIST_MAX = 20, 100
 MULTIPART_SLACK = 64 * 1024
@@ -236,11 +235,8 @@ class OpenAIHandlers(Handlers):
 
     # -- batches -----------------------------------------------------------------------------
 
-    def _parse(self, body: bytes) -> tuple[list[tuple[str, str, str]], dict[str, Any]]:
-        try:
-            data = json.loads(body)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise CreateRejected(f"the request body is not valid JSON: {exc}") from None
+    def _parse(self, body: bytes | bytearray) -> tuple[list[tuple[str, str, str]], dict[str, Any]]:
+        data = loads(body)
         if not isinstance(data, dict):
             raise CreateRejected("the body must be a JSON object")
         file_id = data.get("input_file_id")
