@@ -35,7 +35,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from siraya_frames.emulator._http import Handlers, dumps
+from siraya_frames.emulator._http import DownloadSpec, Handlers, dumps
 from siraya_frames.emulator._model import (
     CANCELED,
     CANCELLING,
@@ -317,5 +317,11 @@ class AnthropicHandlers(Handlers):
                 "not_found_error",
                 404,
             )
+        return self.jsonl_response(request, batch)
+
+    def download_spec(self, batch: Batch, which: str) -> DownloadSpec | None:
+        """The one download of a batch, ``all``: its JSONL result lines."""
+        if which != "all":
+            return None
         render = lambda row: dumps(result_line(batch, row)) + "\n"  # noqa: E731
-        return self.jsonl_response(request, batch, render, media_type=JSONL_MEDIA_TYPE)
+        return render, None, JSONL_MEDIA_TYPE

@@ -45,7 +45,7 @@ from starlette.types import ASGIApp
 
 from siraya_frames.emulator import _shapes
 from siraya_frames.emulator._asgi import Outermost
-from siraya_frames.emulator._http import Handlers, dumps
+from siraya_frames.emulator._http import JSONL_MEDIA_TYPE, DownloadSpec, Handlers, dumps
 from siraya_frames.emulator._model import (
     CANCELED,
     CANCELLED,
@@ -92,7 +92,7 @@ class SirayaHandlers(Handlers):
             return JSONResponse(_shapes.status_response(dialect, batch, url))
         if dialect == "reference":
             return StreamingResponse(self._reference_doc(batch), media_type="application/json")
-        return self.jsonl_response(request, batch, self._line_renderer(batch))
+        return self.jsonl_response(request, batch)
 
     async def cancel(self, request: Request) -> Response:
         """``POST /v1/batches/{batch_id}/cancel``."""
@@ -135,7 +135,7 @@ class SirayaHandlers(Handlers):
                 "permission_error",
                 403,
             )
-        return self.jsonl_response(request, batch, self._line_renderer(batch))
+        return self.jsonl_response(request, batch)
 
     def _result_url(self, request: Request, batch: Batch) -> str:
         host = self.config.result_host or request.url.hostname or self.config.host
@@ -144,6 +144,12 @@ class SirayaHandlers(Handlers):
             f"{request.url.scheme}://{host}{port}/files/results/{batch.id}.jsonl"
             f"?sig={batch.result_token}"
         )
+
+    def download_spec(self, batch: Batch, which: str) -> DownloadSpec | None:
+        """The one download of a batch, ``all``: its JSONL result lines."""
+        if which != "all":
+            return None
+        return self._line_renderer(batch), None, JSONL_MEDIA_TYPE
 
     def _line_renderer(self, batch: Batch) -> Callable[[Any], str]:
         fmt = self.config.results_format

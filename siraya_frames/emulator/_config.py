@@ -13,6 +13,7 @@ Examples
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, fields
@@ -60,6 +61,14 @@ OPENAI_MAX_REQUESTS = 50_000
 OPENAI_MAX_FILE_BYTES = 200 * 1024 * 1024
 """Bytes of one uploaded file of the ``openai`` dialect (OpenAI's documented 200 MB)."""
 DEFAULT_UPSTREAM_CONCURRENCY = 4
+DEFAULT_LIMIT_CONCURRENCY = 256
+"""Connections plus requests in flight before new requests get 503 (uvicorn's limit)."""
+DEFAULT_TIMEOUT = 30.0
+"""Seconds a connection may take to send its request headers, or pause in its body."""
+DEFAULT_KEEP_ALIVE = 5.0
+"""Seconds an idle kept-alive connection stays open."""
+DEFAULT_MAX_HEADER_BYTES = 64 * 1024
+"""Bytes of request line plus headers (h11's incomplete event size)."""
 DEFAULT_UPSTREAM_TIMEOUT = 60.0
 ENV_API_KEY = "SIRAYA_EMULATOR_API_KEY"
 
@@ -111,6 +120,14 @@ class EmulatorConfig(Faults):
         Host name written in infron ``result_url``s (None: the host the client called).
     seed : int
         Seed of the error draws, so runs are reproducible.
+    limit_concurrency : int
+        Connections plus requests in flight at once; more requests get 503.
+    timeout : float
+        Seconds a connection may take to send its request headers, or pause in its body,
+        before it is closed (slow clients cannot hold the server).
+    insecure_no_key : bool
+        Allow a non-loopback ``host`` without ``api_key`` (the API is then open to anyone
+        who can reach it; the ``/_emulator/*`` admin endpoints stay closed).
     """
 
     host: str = DEFAULT_HOST
@@ -130,6 +147,14 @@ class EmulatorConfig(Faults):
     max_bytes: int = DEFAULT_MAX_BYTES
     result_host: str | None = None
     seed: int = 0
+    limit_concurrency: int = DEFAULT_LIMIT_CONCURRENCY
+    timeout: float = DEFAULT_TIMEOUT
+    insecure_no_key: bool = False
+
+    @property
+    def loopback(self) -> bool:
+        """Whether ``host`` is a loopback interface (reachable from this machine only)."""
+        return is_loopback(self.host)
 
     def __repr__(self) -> str:
         shown = {f.name: getattr(self, f.name) for f in fields(self)}
@@ -156,8 +181,35 @@ class EmulatorConfig(Faults):
             )
         if self.max_requests < 1 or self.max_bytes < 1 or self.upstream_concurrency < 1:
             raise ConfigurationError("max_requests, max_bytes, upstream_concurrency must be >= 1")
+        if self.limit_concurrency < 1 or not 0 < self.timeout < float("inf"):
+            raise ConfigurationError(
+                "limit_concurrency must be >= 1 and timeout a finite number of seconds > 0 "
+                f"(got {self.limit_concurrency!r}, {self.timeout!r})"
+            )
+        if not self.loopback and not self.api_key and not self.insecure_no_key:
+            raise ConfigurationError(
+                f"host {self.host!r} is reachable from other machines and no API key is set: "
+                f"give api_key (--api-key or ${ENV_API_KEY}), serve on 127.0.0.1, or pass "
+                "insecure_no_key=True (--insecure-no-key) to serve an open API on purpose"
+            )
         self.faults()
         return self
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` names a loopback interface.
+
+    Examples
+    --------
+    >>> is_loopback("127.0.0.1"), is_loopback("::1"), is_loopback("0.0.0.0")
+    (True, True, False)
+    """
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _check_choice(name: str, value: str, allowed: tuple[str, ...]) -> None:

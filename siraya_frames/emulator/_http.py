@@ -26,16 +26,17 @@ from typing import Any, ClassVar
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 from starlette.types import Scope
 
-from siraya_frames._errors import ConfigurationError
 from siraya_frames.emulator import _shapes
+from siraya_frames.emulator._admin import AdminEndpoints
 from siraya_frames.emulator._asgi import ENDPOINT, drop_connection
-from siraya_frames.emulator._model import EXPIRED, EXPIRED_RESULT, Batch
+from siraya_frames.emulator._downloads import REDIRECT_PATH, drip, endless, redirect_url
+from siraya_frames.emulator._model import Batch
 from siraya_frames.emulator._runtime import Runtime
-from siraya_frames.emulator._validate import CreateRejected, loads
+from siraya_frames.emulator._validate import CreateRejected
 
 JSONL_MEDIA_TYPE = "application/jsonl"
 PAGE = 5_000
@@ -54,6 +55,10 @@ dumps: Callable[[Any], str] = json.JSONEncoder(ensure_ascii=False, separators=("
 
 Render = Callable[[Any], str]
 """Turns one stored result row into one line of a download."""
+DownloadSpec = tuple[Render, Callable[[Any], bool] | None, str]
+"""How to render one download: line renderer, row filter (None: every row), media type."""
+REDIRECTED = "siraya_emulator.redirected"
+"""Scope key set on a download served by the redirected file host (never redirected again)."""
 
 
 def envelope_response(
@@ -65,7 +70,7 @@ def envelope_response(
     )
 
 
-class Handlers:
+class Handlers(AdminEndpoints):
     """Endpoints bound to one runtime; the base speaks Siraya's envelope and Bearer auth."""
 
     fault_types: ClassVar[dict[int, str]] = {
@@ -118,6 +123,7 @@ class Handlers:
         """Every route: the API, then the admin endpoints."""
         return [
             *self.api_routes(),
+            Route(REDIRECT_PATH, self.redirected, methods=["GET"]),
             Route("/_emulator/faults", self.faults, methods=["GET", "POST"]),
             Route("/_emulator/stats", self.stats, methods=["GET"]),
             Route("/_emulator/batches/{batch_id}", self.admin_batch, methods=["GET"]),
@@ -286,21 +292,71 @@ class Handlers:
 
     # -- downloads ---------------------------------------------------------------------------
 
-    def jsonl_response(
-        self,
-        request: Request,
-        batch: Batch,
-        render: Render,
-        *,
-        media_type: str = JSONL_MEDIA_TYPE,
-        keep: Callable[[Any], bool] | None = None,
-    ) -> Response:
-        """Stream the rendered result lines of ``batch`` (only rows ``keep`` accepts)."""
+    def download_spec(self, batch: Batch, which: str) -> DownloadSpec | None:
+        """How to render download ``which`` of ``batch`` (None: there is no such download)."""
+        raise NotImplementedError
+
+    def jsonl_response(self, request: Request, batch: Batch, which: str = "all") -> Response:
+        """Stream the rendered result lines of download ``which`` of ``batch``.
+
+        The hostile download faults apply here: ``redirect_results``, ``empty_results_times``,
+        ``endless_results_times``, ``drip_results_seconds``, then the cut faults.
+        """
+        spec = self.download_spec(batch, which)
+        assert spec is not None
+        render, keep, media_type = spec
+        faults = self.rt.faults
+        if faults.redirect_results and not request.scope.get(REDIRECTED):
+            self.rt.count("redirected_downloads")
+            path = REDIRECT_PATH.format(batch_id=batch.id, which=which)
+            url = request.url
+            target = redirect_url(
+                scheme=url.scheme, host=url.hostname or "", port=url.port, path=path,
+                sig=batch.result_token,
+            )  # fmt: skip
+            return RedirectResponse(target, status_code=302)
+        if self.rt.take_counted("empty_results_times"):
+            self.rt.count("empty_downloads")
+            return Response(b"", media_type=media_type)
         cut = self.rt.take_cut()
         if cut is not None:
             self.rt.count("cut_downloads")
         chunks = self._result_chunks(request.scope, batch, render, cut, keep)
+        if self.rt.take_counted("endless_results_times"):
+            self.rt.count("endless_downloads")
+            chunks = endless(chunks)
+        if faults.drip_results_seconds > 0:
+            chunks = drip(chunks, faults.drip_results_seconds)
         return StreamingResponse(chunks, media_type=media_type)
+
+    async def redirected(self, request: Request) -> Response:
+        """``GET /files/redirected/{batch_id}/{which}?sig=...``: the other origin's file host.
+
+        Serves the download only to a call WITHOUT credentials: a client that forwarded its
+        API key across origins gets a 400 naming the header.
+        """
+        request.scope[ENDPOINT] = "redirected"
+        sent = [name for name in ("authorization", "x-api-key") if name in request.headers]
+        if sent:
+            self.rt.count("credentials_to_other_origin")
+            return self.error(
+                f"This file host is another origin and the request carried {sent[0]!r}: a "
+                "client must not forward its API key across origins on a redirect.",
+                "invalid_request_error",
+                400,
+            )
+        batch = self.store.get(request.path_params["batch_id"])
+        which = request.path_params["which"]
+        signature = request.query_params.get("sig", "").encode()
+        if (
+            batch is None
+            or not batch.finished
+            or self.download_spec(batch, which) is None
+            or not hmac.compare_digest(signature, batch.result_token.encode())
+        ):
+            return self.error("No such result file.", "not_found_error", 404)
+        request.scope[REDIRECTED] = True
+        return self.jsonl_response(request, batch, which)
 
     async def pages(
         self, batch: Batch, render: Render, keep: Callable[[Any], bool] | None = None
@@ -342,57 +398,3 @@ class Handlers:
                 return
             sent += len(lines)
             yield "".join(lines)
-
-    # -- admin -------------------------------------------------------------------------------
-
-    def _admin_batch(self, request: Request) -> Batch | Response:
-        request.scope[ENDPOINT] = "admin"
-        denied = self._auth(request)
-        return denied if denied is not None else self.batch_or_404(request.path_params["batch_id"])
-
-    async def faults(self, request: Request) -> Response:
-        """``GET|POST /_emulator/faults``."""
-        request.scope[ENDPOINT] = "admin"
-        denied = self._auth(request)
-        if denied is not None:
-            return denied
-        if request.method == "POST":
-            try:
-                changes = loads(await request.body() or b"{}")
-                if not isinstance(changes, dict):
-                    raise ConfigurationError("the body must be a JSON object of fault settings")
-                self.rt.set_faults(**changes)
-            except CreateRejected as exc:
-                return self.error(exc.message, "invalid_request_error", 400)
-            except (ValueError, ConfigurationError, TypeError) as exc:
-                return self.error(str(exc), "invalid_request_error", 400)
-        return JSONResponse(self.rt.faults.to_dict())
-
-    async def stats(self, request: Request) -> Response:
-        """``GET /_emulator/stats``."""
-        request.scope[ENDPOINT] = "admin"
-        denied = self._auth(request)
-        return denied or JSONResponse(self.rt.stats())
-
-    async def admin_batch(self, request: Request) -> Response:
-        """``GET /_emulator/batches/{batch_id}``: the internal view, whatever the dialect."""
-        batch = self._admin_batch(request)
-        if isinstance(batch, Response):
-            return batch
-        return JSONResponse(_shapes.batch_object(batch) | {"total": batch.total})
-
-    async def expire(self, request: Request) -> Response:
-        """``POST /_emulator/batches/{batch_id}/expire``: unprocessed requests end expired."""
-        batch = self._admin_batch(request)
-        if isinstance(batch, Response):
-            return batch
-        if not self.store.close_pending(batch.seq, EXPIRED_RESULT, EXPIRED, time.time()):
-            return self.error(
-                f"Batch {batch.id} has already ended ({batch.status}).",
-                "invalid_request_error",
-                409,
-            )
-        self.rt.wake_worker()
-        expired = self.store.get(batch.id)
-        assert expired is not None
-        return JSONResponse(_shapes.batch_object(expired))

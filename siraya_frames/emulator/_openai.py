@@ -40,7 +40,7 @@ from starlette.routing import Route
 from siraya_frames.emulator import _openai_shapes as shapes
 from siraya_frames.emulator._config import OPENAI_MAX_FILE_BYTES, OPENAI_MAX_REQUESTS
 from siraya_frames.emulator._files import Files, StoredFile
-from siraya_frames.emulator._http import Handlers, dumps
+from siraya_frames.emulator._http import JSONL_MEDIA_TYPE, DownloadSpec, Handlers, dumps
 from siraya_frames.emulator._model import (
     CANCELLING,
     FINALIZING,
@@ -222,7 +222,13 @@ class OpenAIHandlers(Handlers):
             content = self.files.content(found.id) or b""
             return Response(content, media_type="application/octet-stream")
         batch, is_output = found
-        return self.jsonl_response(request, batch, self._render(batch), keep=self._keep(is_output))
+        return self.jsonl_response(request, batch, "output" if is_output else "error")
+
+    def download_spec(self, batch: Batch, which: str) -> DownloadSpec | None:
+        """A batch's two downloads: ``output`` (succeeded lines) and ``error`` (the rest)."""
+        if which not in ("output", "error"):
+            return None
+        return self._render(batch), self._keep(which == "output"), JSONL_MEDIA_TYPE
 
     @staticmethod
     def _render(batch: Batch) -> Callable[[ResultRow], str]:
