@@ -2,17 +2,33 @@
 
 from __future__ import annotations
 
+import argparse
+import contextlib
 import json
+import logging
+import socket
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
 import tracemalloc
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from siraya_frames.emulator import Emulator
+from siraya_frames import ConfigurationError
+from siraya_frames.emulator import Emulator, EmulatorConfig
+from siraya_frames.emulator._backends import EchoBackend
+from siraya_frames.emulator._cli import add_arguments, config_from_args, serve
 from siraya_frames.emulator._openai_shapes import check_input_file
+from siraya_frames.emulator._runtime import Runtime
+from siraya_frames.emulator._store import Store
 from siraya_frames.emulator._validate import CreateRejected, parse_create_body
+from siraya_frames.emulator._worker import Worker
 
 ANTHROPIC = {"anthropic-version": "2023-06-01"}
 DEEP = b"[" * 100_000 + b"]" * 100_000
@@ -191,3 +207,146 @@ def test_a_bad_fault_value_is_a_400_naming_it_and_changes_nothing(changes: str, 
         body = {"requests": [{"custom_id": "a", "params": {"model": "m", "max_tokens": 2,
                                                            "messages": []}}]}  # fmt: skip
         assert httpx.post(emu.base_url + "/batches", json=body).status_code == 200
+
+
+# -- 2. slow connections are closed and do not starve real clients ----------------------------
+
+
+def _closed_by_server(sock: socket.socket) -> bool:
+    sock.settimeout(10)
+    try:
+        while sock.recv(4096):
+            pass
+    except ConnectionResetError:
+        return True
+    except TimeoutError:
+        return False
+    return True
+
+
+def test_connections_trickling_headers_are_closed_and_clients_still_get_answers() -> None:
+    with Emulator(timeout=1.0, limit_concurrency=20) as emu:
+        slow = [socket.create_connection(("127.0.0.1", emu.port), timeout=5) for _ in range(30)]
+        stop = threading.Event()
+
+        def trickle() -> None:  # stops by itself after 20 s at most
+            for _ in range(100):
+                for sock in slow:
+                    with contextlib.suppress(OSError):
+                        sock.sendall(b"X-Slow: 1\r\n" if _ else b"GET / HTTP/1.1\r\n")
+                if stop.wait(0.2):
+                    return
+
+        thread = threading.Thread(target=trickle, daemon=True)
+        thread.start()
+        try:
+            statuses = []
+            for _ in range(100):  # a real client, answered before this bounded loop ends
+                statuses.append(httpx.get(emu.url + "/_emulator/stats", timeout=10).status_code)
+                if statuses[-1] == 200:
+                    break
+                time.sleep(0.1)
+            assert statuses[-1] == 200
+            assert set(statuses) <= {200, 503}
+            assert all(_closed_by_server(sock) for sock in slow)
+        finally:
+            stop.set()
+            thread.join()
+            for sock in slow:
+                sock.close()
+
+
+def test_serve_has_connection_limit_and_timeout_options() -> None:
+    args = parse_serve("--limit-concurrency", "7", "--timeout", "2.5")
+    config = config_from_args(args)
+    assert (config.limit_concurrency, config.timeout) == (7, 2.5)
+    with pytest.raises(ConfigurationError, match="timeout"):
+        config_from_args(parse_serve("--timeout", "nan"))
+
+
+# -- 3. a non-loopback host needs a key; admin is never open there ----------------------------
+
+
+def parse_serve(*argv: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="siraya-frames serve")
+    add_arguments(parser)
+    return parser.parse_args(list(argv))
+
+
+def test_a_non_loopback_host_without_a_key_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(ConfigurationError, match=r"--api-key.*--insecure-no-key"):
+        Emulator(host="0.0.0.0")
+    assert serve(parse_serve("--host", "0.0.0.0", "--port", "0")) == 2
+    assert "no API key is set" in capsys.readouterr().err
+
+
+def test_an_open_api_on_purpose_keeps_the_admin_endpoints_closed() -> None:
+    with Emulator(host="0.0.0.0", insecure_no_key=True) as emu:
+        local = f"http://127.0.0.1:{emu.port}"
+        response = httpx.get(local + "/_emulator/stats")
+        assert response.status_code == 403 and "--api-key" in response.json()["error"]["message"]
+        assert httpx.post(local + "/_emulator/faults", json={"error_rate": 1}).status_code == 403
+        assert emu.faults.error_rate == 0.0
+        assert httpx.get(local + "/v1/batches/batch_x").status_code == 404  # the API answers
+
+
+def test_admin_on_a_non_loopback_host_needs_the_key() -> None:
+    with Emulator(host="0.0.0.0", api_key="k") as emu:
+        local = f"http://127.0.0.1:{emu.port}"
+        assert httpx.get(local + "/_emulator/stats").status_code == 401
+        auth = {"authorization": "Bearer k"}
+        assert httpx.get(local + "/_emulator/stats", headers=auth).status_code == 200
+
+
+# -- 6. a damaged data directory is one clear error ---------------------------------------
+
+
+def test_a_data_dir_that_is_a_file_is_a_configuration_error(tmp_path: Path) -> None:
+    path = tmp_path / "state"
+    path.write_text("not a folder")
+    with pytest.raises(ConfigurationError, match="is a file, not a folder"):
+        Emulator(data_dir=path)
+
+
+def test_a_corrupt_database_is_a_configuration_error(tmp_path: Path) -> None:
+    (tmp_path / "emulator.sqlite3").write_bytes(b"this is not sqlite" * 512)
+    with pytest.raises(ConfigurationError, match=r"cannot be opened.*move the damaged file"):
+        Emulator(data_dir=tmp_path)
+
+
+def test_serve_on_a_corrupt_data_dir_exits_1_with_one_line(tmp_path: Path) -> None:
+    (tmp_path / "emulator.sqlite3").write_bytes(b"this is not sqlite" * 512)
+    code = (
+        "import argparse, sys\n"
+        "from siraya_frames.emulator._cli import add_arguments, serve\n"
+        "parser = argparse.ArgumentParser(prog='siraya-frames serve')\n"
+        "add_arguments(parser)\n"
+        "sys.exit(serve(parser.parse_args(sys.argv[1:])))\n"
+    )
+    argv = [sys.executable, "-c", code, "--port", "0", "--data-dir", str(tmp_path)]
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stderr
+    [line] = proc.stderr.strip().splitlines()
+    assert line.startswith("siraya-frames serve: data_dir") and "emulator.sqlite3" in line
+
+
+def test_a_failing_worker_logs_once_and_backs_off(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = Store(str(tmp_path / "s.sqlite3"))
+    runtime = Runtime(EmulatorConfig(), store)
+
+    def broken() -> list[Any]:
+        raise sqlite3.DatabaseError("database disk image is malformed")
+
+    store.active = broken  # type: ignore[method-assign]
+    worker = Worker(runtime, EchoBackend())
+    with caplog.at_level(logging.DEBUG, logger="siraya_frames.emulator"):
+        worker.start()
+        time.sleep(1.5)
+        worker.stop()
+    errors = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(errors) == 1 and "retrying with back-off" in errors[0].getMessage()
+    assert 2 <= len(caplog.records) < 10  # backed off: not one step every 20 ms
+    store.close()
