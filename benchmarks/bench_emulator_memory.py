@@ -6,9 +6,11 @@ high-water mark, and ``VmRSS``), posts one large create body, and reports the pe
 over the resident set before the post, and what is still held afterwards. Bodies:
 
 * ``empty-items``: ``{"requests": [{}, {}, ...]}``, every item invalid;
-* ``valid-items``: small valid requests, more than ``max_requests`` (100,000) of them.
+* ``valid-items``: small valid requests, more than ``max_requests`` (100,000) of them;
+* ``upload``: an OpenAI input file of ``{}`` lines, uploaded as multipart to the ``openai``
+  dialect (stored: 200).
 
-Both are refused (400); the memory is what the refusal costs. To compare with an older
+The first two are refused (400); the memory is what the refusal costs. To compare with an older
 commit, export it first (``git archive main | tar -x -C /tmp/siraya-main``) and pass
 ``--code-root /tmp/siraya-main``.
 
@@ -33,7 +35,7 @@ import httpx
 CHILD = """
 import sys
 from siraya_frames.emulator import Emulator
-emu = Emulator().start()
+emu = Emulator(dialect=sys.argv[1]).start()
 print(emu.base_url, flush=True)
 sys.stdin.read()
 emu.close()
@@ -43,6 +45,8 @@ emu.close()
 def body(kind: str, mib: int) -> bytes:
     """Return a create body of about ``mib`` MiB."""
     size = mib * 1024 * 1024
+    if kind == "upload":
+        return b"{}\n" * (size // 3)
     if kind == "empty-items":
         return b'{"requests":[' + b",".join([b"{}"] * (size // 3)) + b"]}"
     params = {"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": "hi"}]}
@@ -65,7 +69,7 @@ def run(kind: str, mib: int, code_root: str) -> dict[str, object]:
     """Post one body to a fresh emulator; return the status and memory figures in MiB."""
     env = {**os.environ, "PYTHONPATH": code_root}
     proc = subprocess.Popen(
-        [sys.executable, "-c", CHILD],
+        [sys.executable, "-c", CHILD, "openai" if kind == "upload" else "quickstart"],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         env=env,
@@ -76,7 +80,11 @@ def run(kind: str, mib: int, code_root: str) -> dict[str, object]:
         base_url = proc.stdout.readline().decode().strip()
         payload = body(kind, mib)
         before = memory_kib(proc.pid)
-        response = httpx.post(base_url + "/batches", content=payload, timeout=600)
+        if kind == "upload":
+            files = {"file": ("in.jsonl", payload), "purpose": (None, b"batch")}
+            response = httpx.post(base_url + "/files", files=files, timeout=600)
+        else:
+            response = httpx.post(base_url + "/batches", content=payload, timeout=600)
         time.sleep(0.5)
         after = memory_kib(proc.pid)
     finally:
@@ -88,7 +96,7 @@ def run(kind: str, mib: int, code_root: str) -> dict[str, object]:
         "status": response.status_code,
         "peak_extra_mib": round((after["VmHWM"] - before["VmRSS"]) / 1024),
         "held_after_mib": round((after["VmRSS"] - before["VmRSS"]) / 1024),
-        "message": response.json()["error"]["message"][:90],
+        "answer": str(response.json().get("error", {}).get("message", "stored"))[:60],
     }
 
 
@@ -97,8 +105,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mib", type=int, default=64)
     parser.add_argument("--code-root", default=str(Path(__file__).resolve().parent.parent))
+    parser.add_argument("--kinds", default="empty-items,valid-items,upload")
     args = parser.parse_args()
-    for kind in ("empty-items", "valid-items"):
+    for kind in args.kinds.split(","):
         print(json.dumps(run(kind, args.mib, args.code_root)), flush=True)
 
 

@@ -24,6 +24,7 @@ from siraya_frames import ConfigurationError
 from siraya_frames.emulator import Emulator, EmulatorConfig
 from siraya_frames.emulator._backends import EchoBackend
 from siraya_frames.emulator._cli import add_arguments, config_from_args, serve
+from siraya_frames.emulator._multipart import parse_multipart
 from siraya_frames.emulator._openai_shapes import check_input_file
 from siraya_frames.emulator._runtime import Runtime
 from siraya_frames.emulator._store import Store
@@ -88,6 +89,33 @@ def test_an_input_file_of_many_lines_is_refused_without_splitting_it_all() -> No
     )
     assert requests == [] and errors[0]["code"] == "too_many_requests"
     assert peak < len(content)
+
+
+def test_an_upload_is_split_from_its_multipart_framing_with_one_copy() -> None:
+    content = b"{}\n" * 1_000_000
+    head = b'--xyz\r\nContent-Disposition: form-data; name="purpose"\r\n\r\nbatch\r\n--xyz\r\n'
+    part = b'Content-Disposition: form-data; name="file"; filename="in.jsonl"\r\n\r\n'
+    body = bytearray(head + part + content + b"\r\n--xyz--\r\n")
+    fields, peak = peak_bytes(parse_multipart, body, "multipart/form-data; boundary=xyz")
+    assert fields == {"purpose": (None, b"batch"), "file": ("in.jsonl", content)}
+    assert peak < 1.5 * len(body)  # the file's bytes once; the email parser took about 26x
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        (b"--b\r\nno end", "multipart/form-data; boundary=b"),
+        (b"plain", "multipart/form-data; boundary=b"),
+        (b"--b--\r\n", "application/json"),
+    ],
+)
+def test_a_broken_upload_is_a_400_naming_multipart(body: bytes, content_type: str) -> None:
+    with Emulator(dialect="openai") as emu:
+        response = httpx.post(
+            emu.base_url + "/files", content=body, headers={"content-type": content_type}
+        )
+        assert response.status_code == 400
+        assert "not multipart/form-data" in response.json()["error"]["message"]
 
 
 def test_the_parsed_body_keeps_every_request() -> None:

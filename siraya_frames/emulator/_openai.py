@@ -25,8 +25,6 @@ Examples
 
 from __future__ import annotations
 
-import email.parser
-import email.policy
 import hmac
 import time
 import uuid
@@ -50,33 +48,13 @@ from siraya_frames.emulator._model import (
     Batch,
     ResultRow,
 )
+from siraya_frames.emulator._multipart import parse_multipart
 from siraya_frames.emulator._runtime import Runtime
 from siraya_frames.emulator._validate import CreateRejected, loads
 
 LIST_DEFAULT, LIST_MAX = 20, 100
 MULTIPART_SLACK = 64 * 1024
 """Bytes allowed for the multipart framing around an uploaded file."""
-
-
-def parse_multipart(body: bytes, content_type: str) -> dict[str, tuple[str | None, bytes]]:
-    """Return ``{field name: (file name, bytes)}`` of a ``multipart/form-data`` body.
-
-    Raises
-    ------
-    ValueError
-        When the body is not multipart.
-    """
-    head = f"Content-Type: {content_type}\r\n\r\n".encode("latin-1")
-    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(head + body)
-    if not message.is_multipart():
-        raise ValueError("the body is not multipart/form-data")
-    fields: dict[str, tuple[str | None, bytes]] = {}
-    for part in message.iter_parts():
-        name = part.get_param("name", header="content-disposition")
-        payload = part.get_payload(decode=True)
-        if isinstance(name, str) and isinstance(payload, bytes):
-            fields[name] = (part.get_filename(), payload)
-    return fields
 
 
 class OpenAIHandlers(Handlers):
