@@ -284,6 +284,23 @@ def test_connections_trickling_headers_are_closed_and_clients_still_get_answers(
                 sock.close()
 
 
+def test_serve_help_explains_the_server_options_and_hostile_faults() -> None:
+    parser = argparse.ArgumentParser(prog="siraya-frames serve")
+    add_arguments(parser)
+    text = parser.format_help()
+    for flag in (
+        "--limit-concurrency",
+        "--timeout",
+        "--insecure-no-key",
+        "--redirect-results",
+        "--drip-results-seconds",
+        "--endless-results-times",
+        "--empty-results-times",
+    ):
+        assert flag in text  # fmt: skip
+    assert "127.0.0.1 <-> localhost" in text and "30 s or 1 GiB" in text
+
+
 def test_serve_has_connection_limit_and_timeout_options() -> None:
     args = parse_serve("--limit-concurrency", "7", "--timeout", "2.5")
     config = config_from_args(args)

@@ -11,7 +11,11 @@ when the emulator has a key):
 The ``anthropic`` dialect's routes are in ``_anthropic``, the ``openai`` dialect's in
 ``_openai``.
 
-Admin, every dialect (same auth as the API; never hit by HTTP faults):
+Every dialect also has ``GET /files/redirected/{id}/{which}?sig=...``, the other origin a
+download is sent to by the ``redirect_results`` fault (refuses a call that carries a key).
+
+Admin, every dialect (same auth as the API; closed on a non-loopback host without a key;
+never hit by HTTP faults):
 
 * ``GET|POST /_emulator/faults``: read or change fault settings (JSON object of fields);
 * ``GET /_emulator/stats``: counters;

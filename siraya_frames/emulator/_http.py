@@ -1,9 +1,11 @@
 """What every dialect's HTTP layer shares: gates (auth, injected faults), bounded body reads,
-idempotent creates, streamed JSONL with cut faults, the admin endpoints, and the outermost
-middleware (in ``_asgi``).
+idempotent creates, streamed JSONL downloads with their faults (cut, and the hostile ones of
+``_downloads``, including the redirected file host ``/files/redirected/...``), the admin
+endpoints (``_admin``), and the outermost middleware (``_asgi``).
 
-Each dialect subclasses `Handlers`, overriding `error` (its error envelope) and
-`authenticate` (its auth header), and lists its routes in `api_routes`.
+Each dialect subclasses `Handlers`, overriding `error` (its error envelope),
+`authenticate` (its auth header) and `download_spec` (how its downloads render), and lists
+its routes in `api_routes`.
 
 Examples
 --------
