@@ -284,6 +284,20 @@ def test_connections_trickling_headers_are_closed_and_clients_still_get_answers(
                 sock.close()
 
 
+def test_a_body_that_stops_arriving_is_closed_without_an_error_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with Emulator(timeout=1.0) as emu, caplog.at_level(logging.WARNING):
+        with socket.create_connection(("127.0.0.1", emu.port), timeout=5) as sock:
+            sock.sendall(
+                b"POST /v1/batches HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n"
+                b'{"requests": ['
+            )
+            assert _closed_by_server(sock)
+        assert httpx.get(emu.url + "/_emulator/stats").json()["batches"] == 0
+    assert not [r for r in caplog.records if r.name.startswith(("uvicorn", "siraya"))]
+
+
 def test_serve_help_explains_the_server_options_and_hostile_faults() -> None:
     parser = argparse.ArgumentParser(prog="siraya-frames serve")
     add_arguments(parser)

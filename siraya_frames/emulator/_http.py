@@ -27,7 +27,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any, ClassVar
 
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 from starlette.types import Scope
@@ -194,15 +194,18 @@ class Handlers(AdminEndpoints):
         too_big = declared.isdigit() and int(declared) > limit
         body = bytearray()
         size = 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                too_big = True
-            if too_big:
-                if size > limit + DRAIN_CAP:
-                    break
-                continue
-            body += chunk
+        try:
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    too_big = True
+                if too_big:
+                    if size > limit + DRAIN_CAP:
+                        break
+                    continue
+                body += chunk
+        except ClientDisconnect:
+            return self.error("The client went away while sending the body.", "timeout", 408)
         if too_big:
             return self.error(
                 f"Request body is {max(size, int(declared or 0))} bytes; the limit is {limit} "
