@@ -25,7 +25,8 @@ if TYPE_CHECKING:
         ResponderBackend,
         chat_completions_body,
     )
-    from siraya_frames.emulator._config import EmulatorConfig, Faults, fault_names
+    from siraya_frames.emulator._config import EmulatorConfig
+    from siraya_frames.emulator._faults import Faults, fault_names
     from siraya_frames.emulator._model import Outcome
     from siraya_frames.emulator._server import Emulator
 
@@ -46,13 +47,13 @@ _HOME = {
     "EchoBackend": "_backends",
     "Emulator": "_server",
     "EmulatorConfig": "_config",
-    "Faults": "_config",
+    "Faults": "_faults",
     "OpenAICompatibleBackend": "_backends",
     "Outcome": "_model",
     "ResponderBackend": "_backends",
     "build_app": "_app",
     "chat_completions_body": "_backends",
-    "fault_names": "_config",
+    "fault_names": "_faults",
 }
 
 

@@ -35,7 +35,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from siraya_frames.emulator._http import Handlers, dumps
+from siraya_frames.emulator._http import DownloadSpec, Handlers, dumps
 from siraya_frames.emulator._model import (
     CANCELED,
     CANCELLING,
@@ -221,7 +221,7 @@ class AnthropicHandlers(Handlers):
         url = str(request.url_for("results", batch_id=b.id)) if b.finished else ""
         return message_batch(b, counts, url)
 
-    def _parse(self, body: bytes) -> tuple[list[tuple[str, str, str]], None]:
+    def _parse(self, body: bytes | bytearray) -> tuple[list[tuple[str, str, str]], None]:
         requests = parse_create_body(
             body, max_requests=self.config.max_requests, check_params=False
         )
@@ -317,5 +317,11 @@ class AnthropicHandlers(Handlers):
                 "not_found_error",
                 404,
             )
+        return self.jsonl_response(request, batch)
+
+    def download_spec(self, batch: Batch, which: str) -> DownloadSpec | None:
+        """The one download of a batch, ``all``: its JSONL result lines."""
+        if which != "all":
+            return None
         render = lambda row: dumps(result_line(batch, row)) + "\n"  # noqa: E731
-        return self.jsonl_response(request, batch, render, media_type=JSONL_MEDIA_TYPE)
+        return render, None, JSONL_MEDIA_TYPE

@@ -11,7 +11,11 @@ when the emulator has a key):
 The ``anthropic`` dialect's routes are in ``_anthropic``, the ``openai`` dialect's in
 ``_openai``.
 
-Admin, every dialect (same auth as the API; never hit by HTTP faults):
+Every dialect also has ``GET /files/redirected/{id}/{which}?sig=...``, the other origin a
+download is sent to by the ``redirect_results`` fault (refuses a call that carries a key).
+
+Admin, every dialect (same auth as the API; closed on a non-loopback host without a key;
+never hit by HTTP faults):
 
 * ``GET|POST /_emulator/faults``: read or change fault settings (JSON object of fields);
 * ``GET /_emulator/stats``: counters;
@@ -45,7 +49,7 @@ from starlette.types import ASGIApp
 
 from siraya_frames.emulator import _shapes
 from siraya_frames.emulator._asgi import Outermost
-from siraya_frames.emulator._http import Handlers, dumps
+from siraya_frames.emulator._http import JSONL_MEDIA_TYPE, DownloadSpec, Handlers, dumps
 from siraya_frames.emulator._model import (
     CANCELED,
     CANCELLED,
@@ -71,7 +75,7 @@ class SirayaHandlers(Handlers):
             Route("/files/results/{name}", self.result_file, methods=["GET"]),
         ]
 
-    def _parse(self, body: bytes) -> tuple[list[tuple[str, str, str]], None]:
+    def _parse(self, body: bytes | bytearray) -> tuple[list[tuple[str, str, str]], None]:
         return parse_create_body(body, max_requests=self.config.max_requests), None
 
     def _render(self, batch: Batch) -> dict[str, Any]:
@@ -92,7 +96,7 @@ class SirayaHandlers(Handlers):
             return JSONResponse(_shapes.status_response(dialect, batch, url))
         if dialect == "reference":
             return StreamingResponse(self._reference_doc(batch), media_type="application/json")
-        return self.jsonl_response(request, batch, self._line_renderer(batch))
+        return self.jsonl_response(request, batch)
 
     async def cancel(self, request: Request) -> Response:
         """``POST /v1/batches/{batch_id}/cancel``."""
@@ -135,7 +139,7 @@ class SirayaHandlers(Handlers):
                 "permission_error",
                 403,
             )
-        return self.jsonl_response(request, batch, self._line_renderer(batch))
+        return self.jsonl_response(request, batch)
 
     def _result_url(self, request: Request, batch: Batch) -> str:
         host = self.config.result_host or request.url.hostname or self.config.host
@@ -144,6 +148,12 @@ class SirayaHandlers(Handlers):
             f"{request.url.scheme}://{host}{port}/files/results/{batch.id}.jsonl"
             f"?sig={batch.result_token}"
         )
+
+    def download_spec(self, batch: Batch, which: str) -> DownloadSpec | None:
+        """The one download of a batch, ``all``: its JSONL result lines."""
+        if which != "all":
+            return None
+        return self._line_renderer(batch), None, JSONL_MEDIA_TYPE
 
     def _line_renderer(self, batch: Batch) -> Callable[[Any], str]:
         fmt = self.config.results_format

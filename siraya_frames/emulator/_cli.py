@@ -26,8 +26,10 @@ from siraya_frames.emulator._config import (
     DEFAULT_ERROR_TYPE,
     DEFAULT_HOST,
     DEFAULT_HTTP_ERROR_STATUS,
+    DEFAULT_LIMIT_CONCURRENCY,
     DEFAULT_MAX_BYTES,
     DEFAULT_MAX_REQUESTS,
+    DEFAULT_TIMEOUT,
     DIALECTS,
     ENV_API_KEY,
     RESULTS_FORMATS,
@@ -41,6 +43,18 @@ synthetic answers and optional fault injection. Point a client at the printed ba
 example:
   siraya-frames serve --port 8000 --api-key test-key --error-rate 0.05
   export SIRAYA_BASE_URL=http://127.0.0.1:8000/v1 SIRAYA_API_KEY=test-key
+
+On a host other than 127.0.0.1/localhost, --api-key is required (or --insecure-no-key);
+the /_emulator/* admin endpoints then need the key (closed without one).
+
+hostile result downloads (for chaos tests; also settable at run time through
+POST /_emulator/faults):
+  --redirect-results         302 to the same server under another host name
+                             (127.0.0.1 <-> localhost) that refuses calls carrying a key
+  --drip-results-seconds S   pause S seconds between result lines (60 s at most)
+  --endless-results-times N  the next N downloads repeat their lines without end
+                             (cut by the server after 30 s or 1 GiB)
+  --empty-results-times N    the next N downloads answer 200 with an empty body
 """
 
 
@@ -148,6 +162,43 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="most requests per batch (default: %(default)s)",
     )
     add(
+        "--limit-concurrency",
+        type=int,
+        default=DEFAULT_LIMIT_CONCURRENCY,
+        help="connections plus requests in flight; more requests get 503 (default: %(default)s)",
+    )
+    add(
+        "--timeout",
+        type=float,
+        default=DEFAULT_TIMEOUT,
+        help="seconds a client may take to send its headers, or pause in its body, before "
+        "the connection is closed (default: %(default)s)",
+    )
+    add(
+        "--insecure-no-key",
+        action="store_true",
+        help="serve on a non-loopback --host without --api-key (an open API; admin closed)",
+    )
+    add("--redirect-results", action="store_true", help="fault: redirect result downloads")
+    add(
+        "--drip-results-seconds",
+        type=float,
+        default=0.0,
+        help="fault: pause between result lines (default: 0)",
+    )
+    add(
+        "--endless-results-times",
+        type=int,
+        default=0,
+        help="fault: endless result downloads, the next N (default: 0)",
+    )
+    add(
+        "--empty-results-times",
+        type=int,
+        default=0,
+        help="fault: empty result downloads, the next N (default: 0)",
+    )
+    add(
         "--max-bytes",
         type=int,
         default=DEFAULT_MAX_BYTES,
@@ -174,13 +225,22 @@ def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
         completion_window=args.completion_window,
         max_requests=args.max_requests,
         max_bytes=args.max_bytes,
+        limit_concurrency=args.limit_concurrency,
+        timeout=args.timeout,
+        insecure_no_key=args.insecure_no_key,
+        redirect_results=args.redirect_results,
+        drip_results_seconds=args.drip_results_seconds,
+        endless_results_times=args.endless_results_times,
+        empty_results_times=args.empty_results_times,
     ).validate()
 
 
 def serve(args: argparse.Namespace) -> int:
     """Run the emulator until Ctrl-C (or SIGTERM); return the exit status.
 
-    Prints the base URL once listening.
+    Prints the base URL once listening. Exit status 2: a bad option; 1: the emulator could
+    not start (a damaged or unusable ``--data-dir``, a port in use), with one line saying
+    why.
     """
     try:
         from siraya_frames.emulator._server import Emulator
@@ -192,15 +252,27 @@ def serve(args: argparse.Namespace) -> int:
         )
         return 2
     try:
-        emulator = Emulator(config_from_args(args))
+        config = config_from_args(args)
+    except ConfigurationError as exc:
+        print(f"siraya-frames serve: {exc}", file=sys.stderr)
+        return 2
+    try:
+        emulator = Emulator(config)
         emulator.start()
     except (ConfigurationError, OSError) as exc:
         print(f"siraya-frames serve: {exc}", file=sys.stderr)
-        return 2
+        return 1
     stop = threading.Event()
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
     auth = "API key required" if emulator.config.api_key else "no API key required"
+    if not emulator.config.loopback and not emulator.config.api_key:
+        print(
+            f"WARNING: serving an open API on {emulator.config.host} with no API key "
+            "(--insecure-no-key); the /_emulator admin endpoints are closed.",
+            file=sys.stderr,
+            flush=True,
+        )
     print(f"Siraya batch API emulator listening on {emulator.base_url}", flush=True)
     if emulator.config.dialect == "anthropic":
         print(f"(anthropic SDK: base_url={emulator.url}, it adds /v1 itself)", flush=True)

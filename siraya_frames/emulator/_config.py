@@ -13,13 +13,34 @@ Examples
 
 from __future__ import annotations
 
-import dataclasses
+import ipaddress
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, fields
 from typing import Any
 
 from siraya_frames._errors import ConfigurationError
+from siraya_frames.emulator._faults import (
+    API_ENDPOINTS,
+    DEFAULT_COMPLETION_WINDOW,
+    DEFAULT_ERROR_TYPE,
+    DEFAULT_HTTP_ERROR_STATUS,
+    DEFAULT_RETRY_AFTER,
+    Faults,
+    check_faults,
+    fault_names,
+)
+
+__all__ = [
+    "API_ENDPOINTS",
+    "DEFAULT_COMPLETION_WINDOW",
+    "DEFAULT_ERROR_TYPE",
+    "DEFAULT_HTTP_ERROR_STATUS",
+    "DEFAULT_RETRY_AFTER",
+    "EmulatorConfig",
+    "Faults",
+    "fault_names",
+]
 
 DIALECTS = ("quickstart", "reference", "infron", "anthropic", "openai")
 """Wire dialects: Siraya's three (see ``_shapes``), Anthropic Message Batches (``_anthropic``)
@@ -31,8 +52,6 @@ BACKENDS = ("echo", "openai-compatible")
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_CLI_PORT = 8000
-DEFAULT_COMPLETION_WINDOW = 24 * 3600.0
-"""Seconds after creation at which an unfinished batch expires (Siraya: "24h")."""
 DEFAULT_MAX_REQUESTS = 100_000
 """Requests per batch (Anthropic's documented limit)."""
 DEFAULT_MAX_BYTES = 256 * 1024 * 1024
@@ -41,135 +60,20 @@ OPENAI_MAX_REQUESTS = 50_000
 """Requests per batch of the ``openai`` dialect (OpenAI's documented limit)."""
 OPENAI_MAX_FILE_BYTES = 200 * 1024 * 1024
 """Bytes of one uploaded file of the ``openai`` dialect (OpenAI's documented 200 MB)."""
-DEFAULT_ERROR_TYPE = "api_error"
-DEFAULT_HTTP_ERROR_STATUS = 429
-DEFAULT_RETRY_AFTER = 1.0
 DEFAULT_UPSTREAM_CONCURRENCY = 4
+DEFAULT_LIMIT_CONCURRENCY = 256
+"""Connections plus requests in flight before new requests get 503 (uvicorn's limit)."""
+DEFAULT_TIMEOUT = 30.0
+"""Seconds a connection may take to send its request headers, or pause in its body."""
+DEFAULT_KEEP_ALIVE = 5.0
+"""Seconds an idle kept-alive connection stays open."""
+DEFAULT_MAX_HEADER_BYTES = 64 * 1024
+"""Bytes of request line plus headers (h11's incomplete event size)."""
 DEFAULT_UPSTREAM_TIMEOUT = 60.0
 ENV_API_KEY = "SIRAYA_EMULATOR_API_KEY"
 
 Responder = Callable[..., Any]
 """``responder(params, *, custom_id) -> str | dict``; see ``_backends.ResponderBackend``."""
-
-API_ENDPOINTS = ("create", "get", "cancel", "result_file", "list", "delete", "upload", "file")
-"""Names of the endpoints that HTTP faults can hit (``http_error_endpoints``)."""
-
-
-@dataclass
-class Faults:
-    """Fault injection settings; every field may change while the emulator runs.
-
-    Attributes
-    ----------
-    seconds_per_request : float
-        Time the worker spends on each request (0: as fast as possible).
-    error_rate : float
-        Fraction of requests whose result is ``errored``. The draw is a seeded hash of
-        ``(seed, task_id, custom_id)``: the same run gives the same errors, and a retry in a new
-        batch gets a fresh draw.
-    error_type : str
-        The error type of those results (``api_error``, ``overloaded_error``...).
-    error_custom_ids : tuple of str
-        custom_ids that always end ``errored`` (with ``error_type``), whatever the rate.
-    http_error_rate : float
-        Fraction of API calls answered with ``http_error_status`` instead (seeded draw).
-    http_error_status : int
-        429 (sent with ``Retry-After``), 500, 503 (with ``Retry-After``) or any error status.
-    retry_after : float
-        Seconds sent in the ``Retry-After`` header of 429 and 503 answers.
-    fail_next_calls : int
-        The next N API calls fail with ``http_error_status``; counts down to 0.
-    http_error_endpoints : tuple of str or None
-        Restrict HTTP faults to these endpoints (``create``, ``get``, ``cancel``,
-        ``result_file``; on the anthropic and openai dialects also ``list``, ``delete``,
-        ``upload``, ``file``); None means all of them.
-    drop_after_create : int
-        The next N accepted creates are stored, then the connection is dropped with no
-        answer (``True`` means 1).
-    cut_results_after : int or None
-        Cut every results download after this many lines (None: never).
-    cut_results_times : int or None
-        Only cut the next N downloads (None: every download while ``cut_results_after``).
-    completion_window : float
-        Seconds after creation at which a new batch expires.
-    """
-
-    seconds_per_request: float = 0.0
-    error_rate: float = 0.0
-    error_type: str = DEFAULT_ERROR_TYPE
-    error_custom_ids: tuple[str, ...] = ()
-    http_error_rate: float = 0.0
-    http_error_status: int = DEFAULT_HTTP_ERROR_STATUS
-    retry_after: float = DEFAULT_RETRY_AFTER
-    fail_next_calls: int = 0
-    http_error_endpoints: tuple[str, ...] | None = None
-    drop_after_create: int = 0
-    cut_results_after: int | None = None
-    cut_results_times: int | None = None
-    completion_window: float = DEFAULT_COMPLETION_WINDOW
-
-    def replaced(self, **changes: Any) -> Faults:
-        """Return a copy with ``changes`` applied and checked.
-
-        Examples
-        --------
-        >>> Faults().replaced(fail_next_calls=2, http_error_status=503).fail_next_calls
-        2
-        """
-        unknown = sorted(set(changes) - set(fault_names()))
-        if unknown:
-            raise ConfigurationError(
-                f"unknown fault option(s) {', '.join(unknown)}; "
-                f"valid ones are: {', '.join(fault_names())}"
-            )
-        return _check_faults(dataclasses.replace(self, **changes))
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return the settings as a JSON-ready dict."""
-        out = dataclasses.asdict(self)
-        out["error_custom_ids"] = list(self.error_custom_ids)
-        if self.http_error_endpoints is not None:
-            out["http_error_endpoints"] = list(self.http_error_endpoints)
-        return out
-
-
-def fault_names() -> list[str]:
-    """Return the names of the fault options, sorted.
-
-    Examples
-    --------
-    >>> "error_rate" in fault_names()
-    True
-    """
-    return sorted(f.name for f in fields(Faults))
-
-
-def _check_faults(f: Faults) -> Faults:
-    for name in ("error_rate", "http_error_rate"):
-        value = getattr(f, name)
-        if not 0.0 <= float(value) <= 1.0:
-            raise ConfigurationError(f"{name} must be between 0 and 1, got {value!r}")
-    if f.seconds_per_request < 0 or f.completion_window <= 0:
-        raise ConfigurationError(
-            "seconds_per_request must be >= 0 and completion_window > 0 "
-            f"(got {f.seconds_per_request!r}, {f.completion_window!r})"
-        )
-    if not 400 <= int(f.http_error_status) <= 599:
-        raise ConfigurationError(
-            f"http_error_status must be an HTTP error status (400-599), got {f.http_error_status}"
-        )
-    f.drop_after_create = int(f.drop_after_create)
-    f.fail_next_calls = int(f.fail_next_calls)
-    f.error_custom_ids = tuple(f.error_custom_ids)
-    if f.http_error_endpoints is not None:
-        f.http_error_endpoints = tuple(f.http_error_endpoints)
-        bad = sorted(set(f.http_error_endpoints) - set(API_ENDPOINTS))
-        if bad:
-            raise ConfigurationError(
-                f"unknown endpoint(s) {', '.join(bad)} in http_error_endpoints; "
-                f"valid ones are: {', '.join(API_ENDPOINTS)}"
-            )
-    return f
 
 
 @dataclass
@@ -216,6 +120,14 @@ class EmulatorConfig(Faults):
         Host name written in infron ``result_url``s (None: the host the client called).
     seed : int
         Seed of the error draws, so runs are reproducible.
+    limit_concurrency : int
+        Connections plus requests in flight at once; more requests get 503.
+    timeout : float
+        Seconds a connection may take to send its request headers, or pause in its body,
+        before it is closed (slow clients cannot hold the server).
+    insecure_no_key : bool
+        Allow a non-loopback ``host`` without ``api_key`` (the API is then open to anyone
+        who can reach it; the ``/_emulator/*`` admin endpoints stay closed).
     """
 
     host: str = DEFAULT_HOST
@@ -235,6 +147,14 @@ class EmulatorConfig(Faults):
     max_bytes: int = DEFAULT_MAX_BYTES
     result_host: str | None = None
     seed: int = 0
+    limit_concurrency: int = DEFAULT_LIMIT_CONCURRENCY
+    timeout: float = DEFAULT_TIMEOUT
+    insecure_no_key: bool = False
+
+    @property
+    def loopback(self) -> bool:
+        """Whether ``host`` is a loopback interface (reachable from this machine only)."""
+        return is_loopback(self.host)
 
     def __repr__(self) -> str:
         shown = {f.name: getattr(self, f.name) for f in fields(self)}
@@ -248,7 +168,7 @@ class EmulatorConfig(Faults):
     def faults(self) -> Faults:
         """Return the starting fault settings held by this config."""
         values = {name: getattr(self, name) for name in fault_names()}
-        return _check_faults(Faults(**values))
+        return check_faults(Faults(**values))
 
     def validate(self) -> EmulatorConfig:
         """Check the choices; return self or raise ``ConfigurationError`` naming the fix."""
@@ -261,8 +181,35 @@ class EmulatorConfig(Faults):
             )
         if self.max_requests < 1 or self.max_bytes < 1 or self.upstream_concurrency < 1:
             raise ConfigurationError("max_requests, max_bytes, upstream_concurrency must be >= 1")
+        if self.limit_concurrency < 1 or not 0 < self.timeout < float("inf"):
+            raise ConfigurationError(
+                "limit_concurrency must be >= 1 and timeout a finite number of seconds > 0 "
+                f"(got {self.limit_concurrency!r}, {self.timeout!r})"
+            )
+        if not self.loopback and not self.api_key and not self.insecure_no_key:
+            raise ConfigurationError(
+                f"host {self.host!r} is reachable from other machines and no API key is set: "
+                f"give api_key (--api-key or ${ENV_API_KEY}), serve on 127.0.0.1, or pass "
+                "insecure_no_key=True (--insecure-no-key) to serve an open API on purpose"
+            )
         self.faults()
         return self
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` names a loopback interface.
+
+    Examples
+    --------
+    >>> is_loopback("127.0.0.1"), is_loopback("::1"), is_loopback("0.0.0.0")
+    (True, True, False)
+    """
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _check_choice(name: str, value: str, allowed: tuple[str, ...]) -> None:

@@ -1,9 +1,11 @@
 """What every dialect's HTTP layer shares: gates (auth, injected faults), bounded body reads,
-idempotent creates, streamed JSONL with cut faults, the admin endpoints, and the outermost
-middleware (in ``_asgi``).
+idempotent creates, streamed JSONL downloads with their faults (cut, and the hostile ones of
+``_downloads``, including the redirected file host ``/files/redirected/...``), the admin
+endpoints (``_admin``), and the outermost middleware (``_asgi``).
 
-Each dialect subclasses `Handlers`, overriding `error` (its error envelope) and
-`authenticate` (its auth header), and lists its routes in `api_routes`.
+Each dialect subclasses `Handlers`, overriding `error` (its error envelope),
+`authenticate` (its auth header) and `download_spec` (how its downloads render), and lists
+its routes in `api_routes`.
 
 Examples
 --------
@@ -25,15 +27,16 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any, ClassVar
 
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 from starlette.types import Scope
 
-from siraya_frames._errors import ConfigurationError
 from siraya_frames.emulator import _shapes
+from siraya_frames.emulator._admin import AdminEndpoints
 from siraya_frames.emulator._asgi import ENDPOINT, drop_connection
-from siraya_frames.emulator._model import EXPIRED, EXPIRED_RESULT, Batch
+from siraya_frames.emulator._downloads import REDIRECT_PATH, drip, endless, redirect_url
+from siraya_frames.emulator._model import Batch
 from siraya_frames.emulator._runtime import Runtime
 from siraya_frames.emulator._validate import CreateRejected
 
@@ -54,6 +57,10 @@ dumps: Callable[[Any], str] = json.JSONEncoder(ensure_ascii=False, separators=("
 
 Render = Callable[[Any], str]
 """Turns one stored result row into one line of a download."""
+DownloadSpec = tuple[Render, Callable[[Any], bool] | None, str]
+"""How to render one download: line renderer, row filter (None: every row), media type."""
+REDIRECTED = "siraya_emulator.redirected"
+"""Scope key set on a download served by the redirected file host (never redirected again)."""
 
 
 def envelope_response(
@@ -65,7 +72,7 @@ def envelope_response(
     )
 
 
-class Handlers:
+class Handlers(AdminEndpoints):
     """Endpoints bound to one runtime; the base speaks Siraya's envelope and Bearer auth."""
 
     fault_types: ClassVar[dict[int, str]] = {
@@ -118,6 +125,7 @@ class Handlers:
         """Every route: the API, then the admin endpoints."""
         return [
             *self.api_routes(),
+            Route(REDIRECT_PATH, self.redirected, methods=["GET"]),
             Route("/_emulator/faults", self.faults, methods=["GET", "POST"]),
             Route("/_emulator/stats", self.stats, methods=["GET"]),
             Route("/_emulator/batches/{batch_id}", self.admin_batch, methods=["GET"]),
@@ -175,22 +183,29 @@ class Handlers:
 
     # -- create ------------------------------------------------------------------------------
 
-    async def read_body(self, request: Request, limit: int | None = None) -> bytes | Response:
-        """Read the body, or answer 413 when it is over ``limit`` (default ``max_bytes``)."""
+    async def read_body(self, request: Request, limit: int | None = None) -> bytearray | Response:
+        """Read the body, or answer 413 when it is over ``limit`` (default ``max_bytes``).
+
+        A declared ``Content-Length`` over the limit is refused before the body is read; a
+        streamed body stops being kept once it passes the limit (one copy, no chunk list).
+        """
         limit = self.config.max_bytes if limit is None else limit
         declared = request.headers.get("content-length", "")
         too_big = declared.isdigit() and int(declared) > limit
-        chunks: list[bytes] = []
+        body = bytearray()
         size = 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                too_big = True
-            if too_big:
-                if size > limit + DRAIN_CAP:
-                    break
-                continue
-            chunks.append(chunk)
+        try:
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    too_big = True
+                if too_big:
+                    if size > limit + DRAIN_CAP:
+                        break
+                    continue
+                body += chunk
+        except ClientDisconnect:
+            return self.error("The client went away while sending the body.", "timeout", 408)
         if too_big:
             return self.error(
                 f"Request body is {max(size, int(declared or 0))} bytes; the limit is {limit} "
@@ -198,12 +213,12 @@ class Handlers:
                 "request_too_large",
                 413,
             )
-        return b"".join(chunks)
+        return body
 
     async def create_batch(
         self,
         request: Request,
-        parse: Callable[[bytes], tuple[list[tuple[str, str, str]], dict[str, Any] | None]],
+        parse: Callable[[bytearray], tuple[list[tuple[str, str, str]], dict[str, Any] | None]],
         render: Callable[[Batch], dict[str, Any]],
         batch_id: Callable[[], str] = lambda: f"batch_{uuid.uuid4()}",
     ) -> Response:
@@ -282,21 +297,71 @@ class Handlers:
 
     # -- downloads ---------------------------------------------------------------------------
 
-    def jsonl_response(
-        self,
-        request: Request,
-        batch: Batch,
-        render: Render,
-        *,
-        media_type: str = JSONL_MEDIA_TYPE,
-        keep: Callable[[Any], bool] | None = None,
-    ) -> Response:
-        """Stream the rendered result lines of ``batch`` (only rows ``keep`` accepts)."""
+    def download_spec(self, batch: Batch, which: str) -> DownloadSpec | None:
+        """How to render download ``which`` of ``batch`` (None: there is no such download)."""
+        raise NotImplementedError
+
+    def jsonl_response(self, request: Request, batch: Batch, which: str = "all") -> Response:
+        """Stream the rendered result lines of download ``which`` of ``batch``.
+
+        The hostile download faults apply here: ``redirect_results``, ``empty_results_times``,
+        ``endless_results_times``, ``drip_results_seconds``, then the cut faults.
+        """
+        spec = self.download_spec(batch, which)
+        assert spec is not None
+        render, keep, media_type = spec
+        faults = self.rt.faults
+        if faults.redirect_results and not request.scope.get(REDIRECTED):
+            self.rt.count("redirected_downloads")
+            path = REDIRECT_PATH.format(batch_id=batch.id, which=which)
+            url = request.url
+            target = redirect_url(
+                scheme=url.scheme, host=url.hostname or "", port=url.port, path=path,
+                sig=batch.result_token,
+            )  # fmt: skip
+            return RedirectResponse(target, status_code=302)
+        if self.rt.take_counted("empty_results_times"):
+            self.rt.count("empty_downloads")
+            return Response(b"", media_type=media_type)
         cut = self.rt.take_cut()
         if cut is not None:
             self.rt.count("cut_downloads")
         chunks = self._result_chunks(request.scope, batch, render, cut, keep)
+        if self.rt.take_counted("endless_results_times"):
+            self.rt.count("endless_downloads")
+            chunks = endless(chunks)
+        if faults.drip_results_seconds > 0:
+            chunks = drip(chunks, faults.drip_results_seconds)
         return StreamingResponse(chunks, media_type=media_type)
+
+    async def redirected(self, request: Request) -> Response:
+        """``GET /files/redirected/{batch_id}/{which}?sig=...``: the other origin's file host.
+
+        Serves the download only to a call WITHOUT credentials: a client that forwarded its
+        API key across origins gets a 400 naming the header.
+        """
+        request.scope[ENDPOINT] = "redirected"
+        sent = [name for name in ("authorization", "x-api-key") if name in request.headers]
+        if sent:
+            self.rt.count("credentials_to_other_origin")
+            return self.error(
+                f"This file host is another origin and the request carried {sent[0]!r}: a "
+                "client must not forward its API key across origins on a redirect.",
+                "invalid_request_error",
+                400,
+            )
+        batch = self.store.get(request.path_params["batch_id"])
+        which = request.path_params["which"]
+        signature = request.query_params.get("sig", "").encode()
+        if (
+            batch is None
+            or not batch.finished
+            or self.download_spec(batch, which) is None
+            or not hmac.compare_digest(signature, batch.result_token.encode())
+        ):
+            return self.error("No such result file.", "not_found_error", 404)
+        request.scope[REDIRECTED] = True
+        return self.jsonl_response(request, batch, which)
 
     async def pages(
         self, batch: Batch, render: Render, keep: Callable[[Any], bool] | None = None
@@ -338,55 +403,3 @@ class Handlers:
                 return
             sent += len(lines)
             yield "".join(lines)
-
-    # -- admin -------------------------------------------------------------------------------
-
-    def _admin_batch(self, request: Request) -> Batch | Response:
-        request.scope[ENDPOINT] = "admin"
-        denied = self._auth(request)
-        return denied if denied is not None else self.batch_or_404(request.path_params["batch_id"])
-
-    async def faults(self, request: Request) -> Response:
-        """``GET|POST /_emulator/faults``."""
-        request.scope[ENDPOINT] = "admin"
-        denied = self._auth(request)
-        if denied is not None:
-            return denied
-        if request.method == "POST":
-            try:
-                changes = json.loads(await request.body() or b"{}")
-                if not isinstance(changes, dict):
-                    raise ConfigurationError("the body must be a JSON object of fault settings")
-                self.rt.set_faults(**changes)
-            except (ValueError, ConfigurationError, TypeError) as exc:
-                return self.error(str(exc), "invalid_request_error", 400)
-        return JSONResponse(self.rt.faults.to_dict())
-
-    async def stats(self, request: Request) -> Response:
-        """``GET /_emulator/stats``."""
-        request.scope[ENDPOINT] = "admin"
-        denied = self._auth(request)
-        return denied or JSONResponse(self.rt.stats())
-
-    async def admin_batch(self, request: Request) -> Response:
-        """``GET /_emulator/batches/{batch_id}``: the internal view, whatever the dialect."""
-        batch = self._admin_batch(request)
-        if isinstance(batch, Response):
-            return batch
-        return JSONResponse(_shapes.batch_object(batch) | {"total": batch.total})
-
-    async def expire(self, request: Request) -> Response:
-        """``POST /_emulator/batches/{batch_id}/expire``: unprocessed requests end expired."""
-        batch = self._admin_batch(request)
-        if isinstance(batch, Response):
-            return batch
-        if not self.store.close_pending(batch.seq, EXPIRED_RESULT, EXPIRED, time.time()):
-            return self.error(
-                f"Batch {batch.id} has already ended ({batch.status}).",
-                "invalid_request_error",
-                409,
-            )
-        self.rt.wake_worker()
-        expired = self.store.get(batch.id)
-        assert expired is not None
-        return JSONResponse(_shapes.batch_object(expired))

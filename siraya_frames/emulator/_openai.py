@@ -25,10 +25,7 @@ Examples
 
 from __future__ import annotations
 
-import email.parser
-import email.policy
 import hmac
-import json
 import time
 import uuid
 from collections.abc import Callable
@@ -41,7 +38,7 @@ from starlette.routing import Route
 from siraya_frames.emulator import _openai_shapes as shapes
 from siraya_frames.emulator._config import OPENAI_MAX_FILE_BYTES, OPENAI_MAX_REQUESTS
 from siraya_frames.emulator._files import Files, StoredFile
-from siraya_frames.emulator._http import Handlers, dumps
+from siraya_frames.emulator._http import JSONL_MEDIA_TYPE, DownloadSpec, Handlers, dumps
 from siraya_frames.emulator._model import (
     CANCELLING,
     FINALIZING,
@@ -51,33 +48,13 @@ from siraya_frames.emulator._model import (
     Batch,
     ResultRow,
 )
+from siraya_frames.emulator._multipart import parse_multipart
 from siraya_frames.emulator._runtime import Runtime
-from siraya_frames.emulator._validate import CreateRejected
+from siraya_frames.emulator._validate import CreateRejected, loads
 
 LIST_DEFAULT, LIST_MAX = 20, 100
 MULTIPART_SLACK = 64 * 1024
 """Bytes allowed for the multipart framing around an uploaded file."""
-
-
-def parse_multipart(body: bytes, content_type: str) -> dict[str, tuple[str | None, bytes]]:
-    """Return ``{field name: (file name, bytes)}`` of a ``multipart/form-data`` body.
-
-    Raises
-    ------
-    ValueError
-        When the body is not multipart.
-    """
-    head = f"Content-Type: {content_type}\r\n\r\n".encode("latin-1")
-    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(head + body)
-    if not message.is_multipart():
-        raise ValueError("the body is not multipart/form-data")
-    fields: dict[str, tuple[str | None, bytes]] = {}
-    for part in message.iter_parts():
-        name = part.get_param("name", header="content-disposition")
-        payload = part.get_payload(decode=True)
-        if isinstance(name, str) and isinstance(payload, bytes):
-            fields[name] = (part.get_filename(), payload)
-    return fields
 
 
 class OpenAIHandlers(Handlers):
@@ -223,7 +200,13 @@ class OpenAIHandlers(Handlers):
             content = self.files.content(found.id) or b""
             return Response(content, media_type="application/octet-stream")
         batch, is_output = found
-        return self.jsonl_response(request, batch, self._render(batch), keep=self._keep(is_output))
+        return self.jsonl_response(request, batch, "output" if is_output else "error")
+
+    def download_spec(self, batch: Batch, which: str) -> DownloadSpec | None:
+        """A batch's two downloads: ``output`` (succeeded lines) and ``error`` (the rest)."""
+        if which not in ("output", "error"):
+            return None
+        return self._render(batch), self._keep(which == "output"), JSONL_MEDIA_TYPE
 
     @staticmethod
     def _render(batch: Batch) -> Callable[[ResultRow], str]:
@@ -236,11 +219,8 @@ class OpenAIHandlers(Handlers):
 
     # -- batches -----------------------------------------------------------------------------
 
-    def _parse(self, body: bytes) -> tuple[list[tuple[str, str, str]], dict[str, Any]]:
-        try:
-            data = json.loads(body)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise CreateRejected(f"the request body is not valid JSON: {exc}") from None
+    def _parse(self, body: bytes | bytearray) -> tuple[list[tuple[str, str, str]], dict[str, Any]]:
+        data = loads(body)
         if not isinstance(data, dict):
             raise CreateRejected("the body must be a JSON object")
         file_id = data.get("input_file_id")

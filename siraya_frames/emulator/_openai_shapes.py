@@ -20,6 +20,7 @@ Examples
 
 from __future__ import annotations
 
+import io
 import json
 from typing import Any
 
@@ -198,14 +199,14 @@ def check_input_file(
     requests: list[tuple[str, str, str]] = []
     errors: list[dict[str, Any]] = []
     seen: set[str] = set()
-    lines = [line for line in content.splitlines() if line.strip()]
-    if not lines:
-        errors.append(_problem("empty_file", None, "The input file has no requests.", None))
-    if len(lines) > max_requests:
-        message = f"The batch has {len(lines)} requests; at most {max_requests} are allowed."
-        errors.append(_problem("too_many_requests", None, message, None))
-        return [], errors
+    lines = (line for line in io.BytesIO(content) if line.strip())
+    number = 0
     for number, raw in enumerate(lines, start=1):
+        if number > max_requests:
+            message = (
+                f"The batch has at least {number} requests; at most {max_requests} are allowed."
+            )
+            return [], [_problem("too_many_requests", None, message, None)]
         item, problem = _check_line(raw, number, endpoint, seen)
         if problem is not None:
             errors.append(problem)
@@ -215,6 +216,8 @@ def check_input_file(
         requests.append(
             (item["custom_id"], _ENCODE(item["body"]), model if isinstance(model, str) else "")
         )
+    if number == 0:
+        errors.append(_problem("empty_file", None, "The input file has no requests.", None))
     return ([] if errors else requests), errors
 
 
@@ -227,7 +230,7 @@ def _check_line(
 ) -> tuple[dict[str, Any], dict[str, Any] | None]:
     try:
         item = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         return {}, _problem("invalid_json_line", number, "This line is not valid JSON.", None)
     if not isinstance(item, dict):
         return {}, _problem("invalid_request", number, "Each line must be a JSON object.", None)

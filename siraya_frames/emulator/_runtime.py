@@ -110,6 +110,15 @@ class Runtime:
                 self._faults = f.replaced(cut_results_times=f.cut_results_times - 1)
             return f.cut_results_after
 
+    def take_counted(self, name: str) -> bool:
+        """Whether a counted fault (e.g. ``empty_results_times``) hits now (consumes one)."""
+        with self._lock:
+            left = getattr(self._faults, name)
+            if left <= 0:
+                return False
+            self._faults = self._faults.replaced(**{name: left - 1})
+            return True
+
     # -- counters and call log ---------------------------------------------------------------
 
     def count(self, name: str, n: int = 1) -> None:

@@ -19,8 +19,10 @@ Examples
 from __future__ import annotations
 
 import dataclasses
+import os
 import shutil
 import socket
+import sqlite3
 import tempfile
 import threading
 import time
@@ -29,9 +31,16 @@ from typing import Any
 
 import uvicorn
 
+from siraya_frames._errors import ConfigurationError
 from siraya_frames.emulator._app import build_app
 from siraya_frames.emulator._backends import Backend, make_backend
-from siraya_frames.emulator._config import EmulatorConfig, Faults
+from siraya_frames.emulator._config import (
+    DEFAULT_KEEP_ALIVE,
+    DEFAULT_MAX_HEADER_BYTES,
+    EmulatorConfig,
+)
+from siraya_frames.emulator._faults import Faults
+from siraya_frames.emulator._guard import guarded
 from siraya_frames.emulator._model import EXPIRED, EXPIRED_RESULT
 from siraya_frames.emulator._runtime import Runtime
 from siraya_frames.emulator._shapes import batch_object
@@ -40,6 +49,35 @@ from siraya_frames.emulator._worker import Worker
 
 DB_NAME = "emulator.sqlite3"
 START_TIMEOUT = 10.0
+
+
+def open_store(data_dir: Path) -> Store:
+    """Open (or create) the state in ``data_dir``.
+
+    Raises
+    ------
+    ConfigurationError
+        When the folder cannot be created or written, is a file, or holds a damaged
+        database: one message naming the path and the fix.
+    """
+    where = f"data_dir {str(data_dir)!r}"
+    if data_dir.exists() and not data_dir.is_dir():
+        raise ConfigurationError(f"{where} is a file, not a folder; give a folder's path")
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigurationError(
+            f"{where} cannot be created ({exc.strerror}); choose another"
+        ) from None
+    if not os.access(data_dir, os.W_OK | os.X_OK):
+        raise ConfigurationError(f"{where} is not writable; fix its permissions or choose another")
+    try:
+        return Store(str(data_dir / DB_NAME))
+    except (sqlite3.Error, OSError) as exc:
+        raise ConfigurationError(
+            f"{where}: {DB_NAME} cannot be opened as the emulator's database ({exc}); move the "
+            "damaged file away or choose another folder"
+        ) from None
 
 
 class Emulator:
@@ -63,6 +101,8 @@ class Emulator:
         self.config = dataclasses.replace(config or EmulatorConfig(), **options).validate()
         self._owns_dir = self.config.data_dir is None
         self._data_dir = Path(self.config.data_dir) if self.config.data_dir else None
+        if self._data_dir is not None:
+            open_store(self._data_dir).close()
         self._port = self.config.port
         self._faults: Faults | None = None
         self._runtime: Runtime | None = None
@@ -134,8 +174,7 @@ class Emulator:
         """Start serving (again, on the same port and data after a `stop`); return self."""
         if self.running:
             return self
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        store = Store(str(self.data_dir / DB_NAME))
+        store = open_store(self.data_dir)
         runtime = Runtime(self.config, store, faults=self._faults)
         self._backend = make_backend(self.config)
         self._worker = Worker(runtime, self._backend)
@@ -149,7 +188,10 @@ class Emulator:
             log_level="warning",
             access_log=False,
             lifespan="off",
-            http="h11",
+            http=guarded(self.config.timeout),
+            limit_concurrency=self.config.limit_concurrency,
+            timeout_keep_alive=min(DEFAULT_KEEP_ALIVE, self.config.timeout),
+            h11_max_incomplete_event_size=DEFAULT_MAX_HEADER_BYTES,
             timeout_graceful_shutdown=2,
         )
         self._server = uvicorn.Server(config)

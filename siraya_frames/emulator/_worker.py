@@ -55,6 +55,8 @@ IDLE_POLL = 0.02
 """Seconds the worker sleeps when there is nothing to do (it is also woken on changes)."""
 CHUNK = 2_000
 """Requests answered per step when there is no per-request delay."""
+MAX_BACKOFF = 5.0
+"""Longest wait between two failing steps (the failure is logged once, then at debug)."""
 
 
 class Worker:
@@ -98,13 +100,22 @@ class Worker:
         self._wake.set()
 
     def _run(self) -> None:
+        failures = 0
         while not self._stopping.is_set():
             self._wake.clear()
             try:
                 wait = self.step()
-            except Exception:
-                logger.exception("emulator worker step failed")
-                wait = IDLE_POLL
+            except Exception as exc:
+                failures += 1
+                wait = min(IDLE_POLL * 2**failures, MAX_BACKOFF)
+                if failures == 1:
+                    logger.exception("emulator worker step failed; retrying with back-off")
+                else:
+                    logger.debug("emulator worker step failed again (%d): %s", failures, exc)
+            else:
+                if failures:
+                    logger.warning("emulator worker recovered after %d failed steps", failures)
+                failures = 0
             if wait > 0:
                 self._wake.wait(wait)
 
