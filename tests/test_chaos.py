@@ -19,3 +19,11 @@ def test_every_fault_at_once_loses_no_row_and_pays_nothing_twice(tmp_path):
     assert report["dropped_creates"] >= 1 and report["cut_downloads"] >= 1
     assert report["first_pass_failures"].get("errored", 0) > 0
     assert report["first_pass_failures"].get("expired", 0) > 0
+
+
+def test_a_hostile_results_host_loses_no_row_leaks_no_key_and_buys_nothing_twice(tmp_path):
+    report = chaos.run_hostile_chaos(1000, tmp_path, max_requests=100)
+    assert report["rows"] == 1100 and report["batches_created"] == 10
+    assert report["redirected_downloads"] >= 10
+    assert report["empty_downloads"] == 2 and report["endless_downloads"] == 2
+    assert report["status_answers_with_a_hostile_id"] >= 1
