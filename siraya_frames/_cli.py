@@ -161,7 +161,7 @@ def _cmd_estimate(args: argparse.Namespace) -> int:
         system=kwargs["system"],
         on_null=kwargs["on_null"],
     )
-    with pl.Config(tbl_cols=-1, tbl_width_chars=200, fmt_str_lengths=200):
+    with pl.Config(tbl_rows=-1, tbl_cols=-1, tbl_width_chars=200, fmt_str_lengths=200):
         est = sf.estimate(requests, protocol=getattr(args, "protocol", None))
         print(est.transpose(include_header=True, column_names=["value"]))
     print("Dry run: nothing was sent.")
