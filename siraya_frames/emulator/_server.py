@@ -150,6 +150,7 @@ class Emulator:
             access_log=False,
             lifespan="off",
             http="h11",
+            loop="asyncio",  # the same loop whatever is installed (uvicorn[standard]: uvloop)
             timeout_graceful_shutdown=2,
         )
         self._server = uvicorn.Server(config)
