@@ -443,3 +443,11 @@ def test_cli_estimate_and_dry_run_count_batches_with_the_protocols_limits(
     assert batches("run", *task, "--protocol", "openai", "--dry-run") == 3
     monkeypatch.setenv("SIRAYA_PROTOCOL", "openai")
     assert batches("estimate", *task) == 3
+
+
+def test_the_frame_namespace_estimate_takes_the_protocol():
+    df = frame()
+    task = {"prompt": "{text}", "model": "m-1", "max_tokens": 8, "top_k": 3}
+    assert df.siraya.estimate(**task)["requests"].item() == 6
+    with pytest.raises(errors.ParameterError, match="'top_k'"):
+        df.siraya.estimate(**task, protocol="openai")
