@@ -162,8 +162,9 @@ def _cmd_estimate(args: argparse.Namespace) -> int:
         system=kwargs["system"],
         on_null=kwargs["on_null"],
     )
-    with pl.Config(tbl_cols=-1, tbl_width_chars=200, fmt_str_lengths=200):
-        print(sf.estimate(requests).transpose(include_header=True, column_names=["value"]))
+    with pl.Config(tbl_rows=-1, tbl_cols=-1, tbl_width_chars=200, fmt_str_lengths=200):
+        est = sf.estimate(requests, protocol=getattr(args, "protocol", None))
+        print(est.transpose(include_header=True, column_names=["value"]))
     print("Dry run: nothing was sent.")
     return 0
 
@@ -305,12 +306,7 @@ def _add_run(sub: Any) -> None:
     p.add_argument("--job-dir", help="where the job is saved (default: derived from the requests)")
     p.add_argument("--prefix", default="", help="prefix for the added columns")
     p.add_argument("--base-url", help="the service URL (default SIRAYA_BASE_URL)")
-    p.add_argument(
-        "--protocol",
-        choices=["siraya", "anthropic", "openai"],
-        help="the wire protocol (default SIRAYA_PROTOCOL, else siraya); the key comes from "
-        "SIRAYA_API_KEY, ANTHROPIC_API_KEY or OPENAI_API_KEY",
-    )
+    _add_protocol(p)
     p.add_argument("--no-wait", action="store_true", help="submit and return; collect later")
     p.add_argument("--dry-run", action="store_true", help="print the estimate; send nothing")
     p.add_argument(
@@ -329,6 +325,15 @@ def _add_run(sub: Any) -> None:
     p.set_defaults(func=_cmd_run)
 
 
+def _add_protocol(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--protocol",
+        choices=["siraya", "anthropic", "openai"],
+        help="the wire protocol (default SIRAYA_PROTOCOL, else siraya); the key comes from "
+        "SIRAYA_API_KEY, ANTHROPIC_API_KEY or OPENAI_API_KEY",
+    )
+
+
 def _add_estimate(sub: Any) -> None:
     p = sub.add_parser(
         "estimate",
@@ -337,6 +342,7 @@ def _add_estimate(sub: Any) -> None:
         "--model openai/gpt-4o-mini-batch",
     )
     _add_task_arguments(p)
+    _add_protocol(p)
     p.set_defaults(func=_cmd_estimate)
 
 

@@ -24,9 +24,10 @@ from types import MappingProxyType
 
 import polars as pl
 
-from siraya_frames._config import DEFAULT_MAX_BYTES, DEFAULT_MAX_REQUESTS
+from siraya_frames._config import resolve_protocol
 from siraya_frames._errors import ParameterError
-from siraya_frames._plan import _check_limits, _unique_rows, batch_bounds, line_sizes
+from siraya_frames._plan import _check_limits, _unique_rows, batch_bounds
+from siraya_frames._protocols import get_protocol
 from siraya_frames._validate import is_finite_number
 
 PRICES_AS_OF = "2026-11-01"
@@ -80,8 +81,9 @@ def estimate(
     requests: pl.DataFrame | pl.LazyFrame,
     prices: Mapping[str, Mapping[str, float]] | None = None,
     *,
-    max_requests: int = DEFAULT_MAX_REQUESTS,
-    max_bytes: int = DEFAULT_MAX_BYTES,
+    max_requests: int | None = None,
+    max_bytes: int | None = None,
+    protocol: str | None = None,
 ) -> pl.DataFrame:
     """Return one row: counts, batches, estimated tokens and cost of a requests frame.
 
@@ -94,7 +96,13 @@ def estimate(
         that override or extend :data:`PRICES`; ``cache_read`` and ``cache_write`` are
         optional (see :data:`CACHE_READ_MULTIPLIER`), used when pricing actual tokens.
     max_requests, max_bytes
-        The batch limits used to count ``batches`` (as for :func:`plan_batches`).
+        The batch limits used to count ``batches`` (as for :func:`plan_batches`); default:
+        the protocol's.
+    protocol
+        The wire protocol the requests would be sent with: ``"siraya"`` (default, or
+        ``SIRAYA_PROTOCOL``), ``"anthropic"`` or ``"openai"``. Its request lines are made
+        (and their bytes counted), so a request it cannot carry is refused here as in
+        :func:`run`.
 
     Returns
     -------
@@ -103,6 +111,13 @@ def estimate(
         ``batches``, ``estimated_input_tokens``, ``max_output_tokens``,
         ``estimated_cost_usd`` (batch price, upper bound), ``standard_cost_usd`` and ``note``.
         Costs are null when a model has no price; ``note`` then names it.
+
+    Raises
+    ------
+    ParameterError
+        For bad limits or prices; with ``protocol="openai"``, for the first request with a
+        parameter Chat Completions has no equivalent for (``top_k``, ``thinking``, more
+        than 4 stop sequences), naming the parameter, the request and the fix.
 
     Examples
     --------
@@ -113,12 +128,22 @@ def estimate(
     >>> est = estimate(reqs, prices={"my/model": {"input": 1.0, "output": 2.0}})
     >>> est.select("requests", "duplicates_saved", "skipped_rows", "estimated_cost_usd").row(0)
     (2, 1, 1, 0.0001025)
+    >>> try:
+    ...     estimate(build_requests(pl.DataFrame({"q": ["hi"]}), prompt="{q}", model="m",
+    ...                             max_tokens=9, top_k=5), protocol="openai")
+    ... except ParameterError as exc:
+    ...     print(str(exc).split(" of request")[0])
+    parameter 'top_k'
     """
+    wire = get_protocol(resolve_protocol(protocol))
+    max_requests = wire.max_requests if max_requests is None else max_requests
+    max_bytes = wire.max_bytes if max_bytes is None else max_bytes
     _check_limits(max_requests, max_bytes)
     table = _price_table(prices)
     frame = requests.collect() if isinstance(requests, pl.LazyFrame) else requests
     unique = _unique_rows(frame)
-    bounds = batch_bounds(line_sizes(unique), max_requests=max_requests, max_bytes=max_bytes)
+    sizes = wire.encoding.lines(unique).str.len_bytes().cast(pl.Int64) + 1
+    bounds = batch_bounds(sizes, max_requests=max_requests, max_bytes=max_bytes)
     per_model = _tokens_by_model(_params_fields(unique))
     n_requests = frame.height - frame["custom_id"].null_count()
     counts = {

@@ -370,10 +370,13 @@ class Job:
     def results(self) -> pl.DataFrame:
         """One row per submitted ``custom_id`` with its outcome.
 
-        Columns: ``custom_id``, ``result_status`` (succeeded, errored, canceled, expired,
-        missing, or pending while its batch runs), ``response_text``, ``stop_reason``,
-        ``model``, ``input_tokens``, ``output_tokens``, ``error_type``, ``error_message``,
-        ``batch_id``.
+        Columns: the :data:`~siraya_frames._lines_common.RESULT_SCHEMA` ones, ``custom_id``,
+        ``result_status`` (succeeded, errored, canceled, expired, missing, or pending while
+        its batch runs), ``response_text``, ``tool_calls`` (a JSON list of
+        ``{"name", "input", "id"}``, or null), ``stop_reason``, ``model``, ``input_tokens``,
+        ``output_tokens``, ``cache_read_input_tokens``, ``cache_creation_input_tokens``
+        (null when the service did not report them), ``error_type``, ``error_message``;
+        then ``batch_id``.
         """
         return collect_results(self._store, self._reload())
 

@@ -29,11 +29,13 @@ class _Namespace:
 
         return build_requests(self._frame, **kwargs)
 
-    def estimate(self, *, prices: Any = None, **kwargs: Any) -> pl.DataFrame:
+    def estimate(
+        self, *, prices: Any = None, protocol: str | None = None, **kwargs: Any
+    ) -> pl.DataFrame:
         """Build the requests with ``kwargs`` and :func:`siraya_frames.estimate` them."""
         from siraya_frames._estimate import estimate
 
-        return estimate(self.build_requests(**kwargs), prices)
+        return estimate(self.build_requests(**kwargs), prices, protocol=protocol)
 
     def run(self, **kwargs: Any) -> Any:
         """:func:`siraya_frames.run` on this frame."""

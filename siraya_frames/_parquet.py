@@ -1,10 +1,11 @@
 """Parquet output with provenance: how every answer in the file was obtained.
 
 The provenance is JSON under the key ``siraya_frames`` of the Parquet key-value metadata:
-library version, models, prompt template, ``params_hash`` (one hash of every request's
-parameters: the same requests give the same hash), batch ids, submitted and finished times,
-outcome counts, token totals (input without the cache, output, cache read, cache write) and
-the cost at the batch price. It never holds the API key (the job never knows it).
+library version, models, prompt template, the wire ``protocol``, ``params_hash`` (one hash
+of every request's parameters: the same requests give the same hash), batch ids, submitted
+and finished times, outcome counts, token totals (input without the cache, output, cache
+read, cache write) and the cost at the batch price. It never holds the API key (the job
+never knows it).
 
 Examples
 --------
@@ -67,6 +68,7 @@ def _job_facts(job: Job) -> dict[str, Any]:
     return {
         **job.provenance,
         "job_id": job.job_id,
+        "protocol": job.protocol,
         "batch_ids": job.batch_ids,
         "submitted_at": batches["submitted_at"].drop_nulls().min(),
         "finished_at": batches["finished_at"].drop_nulls().max(),

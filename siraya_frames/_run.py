@@ -218,7 +218,7 @@ def run(
     wire = client.wire if client is not None else get_protocol(_config.resolve_protocol(protocol))
     if max_cost_usd is not None:
         limits = (max_requests or wire.max_requests, max_bytes or wire.max_bytes)
-        _check_budget(requests, max_cost_usd, prices, *limits)
+        _check_budget(requests, max_cost_usd, prices, *limits, protocol=wire.name)
     request_params = {"max_tokens": max_tokens, "system": system, "messages": messages, **params}
     request_params = {k: v for k, v in request_params.items() if v is not None}
     provenance = _provenance(prompt, template, model, labels, abstain, norm_schema, request_params)
@@ -256,11 +256,12 @@ def _check_budget(
     prices: Mapping[str, Mapping[str, float]] | None,
     max_requests: int,
     max_bytes: int,
+    *,
+    protocol: str,
 ) -> None:
     """Refuse a run whose estimated batch cost is over ``max_cost_usd``, before any spend."""
-    est = estimate(requests, prices, max_requests=max_requests, max_bytes=max_bytes).row(
-        0, named=True
-    )
+    limits = {"max_requests": max_requests, "max_bytes": max_bytes, "protocol": protocol}
+    est = estimate(requests, prices, **limits).row(0, named=True)
     cost = est["estimated_cost_usd"]
     if cost is None:
         raise BudgetExceededError(f"max_cost_usd={max_cost_usd} cannot be checked: {est['note']}")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import sqlite3
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -186,3 +187,42 @@ def test_anthropic_body_over_the_limit_is_request_too_large() -> None:
     assert answer.status_code == 413
     assert answer.json()["type"] == "error"
     assert answer.json()["error"]["type"] == "request_too_large"
+
+
+class _LockThatLetsTheWorkerIn:
+    """An RLock that, when first fully released, runs ``then`` (the worker's next move)."""
+
+    def __init__(self, then) -> None:
+        self._lock, self._depth, self._then = threading.RLock(), 0, then
+
+    def __enter__(self):
+        self._lock.__enter__()
+        self._depth += 1
+        return self
+
+    def __exit__(self, *exc):
+        self._depth -= 1
+        self._lock.__exit__(*exc)
+        if self._depth == 0 and self._then is not None:
+            then, self._then = self._then, None
+            then()
+
+
+def test_a_create_answers_validating_even_if_the_worker_moves_it_at_once(tmp_path: Path) -> None:
+    """Regression: the created batch was read back after the commit, so a worker that
+    started it in between made the create answer ``in_progress`` (a flaky SDK test)."""
+    store = Store(str(tmp_path / "emulator.sqlite3"))
+
+    def worker_starts_it() -> None:
+        found = store.get("batch_race")
+        store.set_status(found.seq, "in_progress", 1.0, only_from={"validating"})
+
+    store._lock = _LockThatLetsTheWorkerIn(worker_starts_it)
+    created = store.create_batch(
+        batch_id="batch_race", file_id="file-1", created_at=0.0, expires_at=86400.0,
+        requests=[("r1", '{"model":"m"}', "m")], file_bytes=10, idempotency_key=None,
+        body_hash="h", result_token="t",
+    )  # fmt: skip
+    assert created.status == "validating"
+    assert store.get("batch_race").status == "in_progress"  # the worker did move it
+    store.close()

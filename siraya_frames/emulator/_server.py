@@ -189,6 +189,7 @@ class Emulator:
             access_log=False,
             lifespan="off",
             http=guarded(self.config.timeout),
+            loop="asyncio",  # the same loop whatever is installed (uvicorn[standard]: uvloop)
             limit_concurrency=self.config.limit_concurrency,
             timeout_keep_alive=min(DEFAULT_KEEP_ALIVE, self.config.timeout),
             h11_max_incomplete_event_size=DEFAULT_MAX_HEADER_BYTES,
