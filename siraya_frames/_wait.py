@@ -38,12 +38,26 @@ MAX_RESULT_FETCHES = 3
 
 
 def _result_lines(path: Path) -> int:
+    """Lines of a saved results file (a last line without its newline counts), or -1 for
+    an inline JSON document, counted when parsed.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "r.jsonl"
+    >>> _ = path.write_bytes(b'{"a":1}\\n{"b":2}')
+    >>> _result_lines(path)
+    2
+    """
     with path.open("rb") as fh:
         head = fh.read(1)
         if head in (b"{",) and b'"results"' in fh.read(4096):
-            return -1  # an inline JSON document: counted when parsed
+            return -1
         fh.seek(0)
-        return sum(chunk.count(b"\n") for chunk in iter(lambda: fh.read(1 << 20), b""))
+        lines, last = 0, b"\n"
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            lines, last = lines + chunk.count(b"\n"), chunk[-1:]
+        return lines + (last != b"\n")
 
 
 def _take_results(store: JobStore, rec: BatchRecord, answer: BatchState) -> None:

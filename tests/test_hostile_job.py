@@ -53,6 +53,8 @@ class FakeService:
             return httpx.Response(200, stream=_Endless(line))
         if self.mode == "drip":
             return httpx.Response(200, stream=_Drip(self.lines(batch_id)))
+        if self.mode == "no_final_newline":
+            return httpx.Response(200, content=self.lines(batch_id).rstrip(b"\n"))
         return httpx.Response(302, headers={"Location": f"{FILES}/{batch_id}.jsonl"})
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
@@ -166,4 +168,13 @@ def test_a_larger_max_result_bytes_given_on_a_rerun_replaces_the_derived_cap(tmp
     assert again._state.max_result_bytes == 5000 and service.creates == 2
     out = again.wait(progress=False, schedule=FAST).results()
     assert "larger than 5,000 bytes" in out["error_message"][0]
+    client.close()
+
+
+def test_a_results_file_without_a_final_newline_is_complete_not_short(tmp_path):
+    service = FakeService("no_final_newline")
+    job, client = _submit(service, tmp_path)
+    out = job.wait(progress=False, schedule=FAST).results()
+    assert out["result_status"].to_list() == ["succeeded"] * 6
+    assert service.downloads == 2  # once per batch, not three times each
     client.close()
