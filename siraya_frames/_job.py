@@ -449,7 +449,7 @@ def _new_job(
 ) -> dict[str, BatchPayload]:
     """Save a new job's requests and first round of intents; return the bodies by key.
 
-    The round is planned before anything is written, and ``job.json`` is written last: a
+    The round is planned before anything is written, and the state is written last: a
     job cut short before that is started afresh by the same call.
     """
     wire = client.wire
@@ -535,7 +535,7 @@ def submit(
 def _set_result_cap(store: JobStore, state: JobState, cap: int) -> Steps:
     """Record a new cap on results downloads (a step with no call)."""
     state.max_result_bytes = cap
-    store.save(state)
+    store.save_job(state)
     yield from ()
 
 
@@ -561,4 +561,5 @@ def _reattach(
 def iter_jobs(root: str | os.PathLike[str] | None = None) -> Iterable[Path]:
     """The job directories under ``root`` (default ``./.siraya_frames``)."""
     base = Path(root or _config.resolve_job_root())
-    return sorted(p.parent for p in base.glob("*/job.json"))
+    found = {p.parent for name in ("job.sqlite3", "job.json") for p in base.glob(f"*/{name}")}
+    return sorted(found)

@@ -166,7 +166,7 @@ def poll_steps(
     for rec in state.batches:
         if rec.batch_id and not is_finished(rec):
             yield from _poll_one(store, state, rec, deadline, clock)
-            store.save(state)
+            store.save_batch(rec)
 
 
 def _refetch_unavailable(state: JobState) -> None:
@@ -269,4 +269,4 @@ def cancel_steps(store: JobStore, state: JobState) -> Steps:
                     raise
                 continue  # it ended meanwhile: the next poll collects its results
             apply_state(rec, answer)
-        store.save(state)
+        store.save_batch(rec)
