@@ -36,7 +36,7 @@ import xxhash
 
 from siraya_frames import _config
 from siraya_frames._client import AsyncSirayaClient, SirayaClient
-from siraya_frames._collect import collect_results, retryable
+from siraya_frames._collect import collect_results, outcome_totals, retryable
 from siraya_frames._errors import JobBusyError, JobError, JobStoreError, SirayaError
 from siraya_frames._plan import BatchPayload, unique_requests
 from siraya_frames._polling import PollSchedule, Steps, adrive, drive
@@ -130,15 +130,26 @@ def _batches_frame(state: JobState) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=_BATCH_SCHEMA)
 
 
-def _status_of(store: JobStore, state: JobState) -> JobStatus:
+def _totals(store: JobStore, state: JobState) -> tuple[int, int, int]:
+    """Requests in total, done and not succeeded: from the counts saved per batch, else
+    from every id's outcome (after a retry round)."""
+    totals = outcome_totals(state)
+    if totals is not None:
+        return totals
     outcomes = collect_results(store, state)["result_status"]  # one per id, best round
     pending = int((outcomes == "pending").sum())
+    failed = int((~outcomes.is_in(["succeeded", "pending"])).sum())
+    return outcomes.len(), outcomes.len() - pending, failed
+
+
+def _status_of(store: JobStore, state: JobState) -> JobStatus:
+    total, done, failed = _totals(store, state)
     return JobStatus(
         path=str(store.path),
         batches=_batches_frame(state),
-        total=outcomes.len(),
-        done=outcomes.len() - pending,
-        failed=int((~outcomes.is_in(["succeeded", "pending"])).sum()),
+        total=total,
+        done=done,
+        failed=failed,
         finished=all(is_finished(r) for r in state.batches),
     )
 
