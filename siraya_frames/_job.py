@@ -77,7 +77,8 @@ class JobStatus:
     ----------
     batches : pl.DataFrame
         One row per batch: key, batch_id, status, requests, done and failed (as the service
-        last counted them), submitted_at, finished_at.
+        last counted them), submitted_at, finished_at, results_file (relative to the job
+        directory), error (the batch's, or why its results could not be fetched).
     total, done, failed : int
         Unique requests in the job; those with an outcome (not pending); and those whose
         outcome, after every retry round, is not a success.
@@ -109,6 +110,8 @@ _BATCH_SCHEMA = {
     "failed": pl.Int64,
     "submitted_at": pl.String,
     "finished_at": pl.String,
+    "results_file": pl.String,
+    "error": pl.String,
 }
 
 
@@ -124,6 +127,8 @@ def _batches_frame(state: JobState) -> pl.DataFrame:
             "failed": r.failed,
             "submitted_at": r.submitted_at,
             "finished_at": r.finished_at,
+            "results_file": r.results_file,
+            "error": r.error or r.results_error,
         }
         for r in state.batches
     ]
