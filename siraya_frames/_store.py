@@ -40,7 +40,7 @@ import polars as pl
 
 from siraya_frames import _statedb
 from siraya_frames._errors import JobBusyError, JobError, JobNotFoundError, JobStoreError
-from siraya_frames._state import JOB_FORMAT, BatchRecord, JobState, utc_now
+from siraya_frames._state import JOB_FORMAT, BatchRecord, JobState, encode_batch, utc_now
 
 try:  # POSIX; elsewhere jobs are not locked (see JobStore.lock)
     import fcntl
@@ -112,6 +112,9 @@ class JobStore:
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
         self._locked = False
+        self._saved: dict[str, str] = {}
+        """Each batch as this store last read or saved it (encoded): an unchanged one is not
+        saved again (a poll that brought no news costs no commit)."""
 
     def __repr__(self) -> str:
         return f"JobStore({str(self.path)!r})"
@@ -142,22 +145,32 @@ class JobStore:
             raise JobNotFoundError(
                 f"no job in {str(self.path)!r} (no {STATE_FILE}); check the path, or submit first"
             )
-        return _statedb.read(self.state_file)
+        state = _statedb.read(self.state_file)
+        self._saved = {rec.key: encode_batch(rec) for rec in state.batches}
+        return state
 
     def save(self, state: JobState) -> None:
         """Replace the whole saved state with ``state``, in one transaction."""
         self._ensure_quietly()
         _statedb.write(self.state_file, state, state.batches, replace=True)
+        self._saved = {rec.key: encode_batch(rec) for rec in state.batches}
 
     def save_job(self, state: JobState, *, batches: Iterable[BatchRecord] = ()) -> None:
         """Save the job's settings and ``batches`` (new or changed), in one transaction:
         the other batches are not touched."""
         self._ensure_quietly()
+        batches = list(batches)
         _statedb.write(self.state_file, state, batches)
+        self._saved.update((rec.key, encode_batch(rec)) for rec in batches)
 
     def save_batch(self, rec: BatchRecord) -> None:
-        """Save one batch's record (its row updated in place): constant cost per event."""
+        """Save one batch's record (its row updated in place): constant cost per event.
+        A record unchanged since this store read or saved it is not written again."""
+        encoded = encode_batch(rec)
+        if self._saved.get(rec.key) == encoded:
+            return
         _statedb.write(self.state_file, None, [rec])
+        self._saved[rec.key] = encoded
 
     def _ensure_quietly(self) -> None:
         with writing(self.path):
@@ -275,6 +288,7 @@ class JobStore:
             fh.write(f"pid {os.getpid()}")
             fh.flush()
             self.remove_temporary_files()
+            self._saved = {}  # another process may have saved since: trust only a new read
             if _statedb.settle(self.state_file):
                 logger.info("rolled back the interrupted save of %s", self.state_file)
             self._locked = True

@@ -217,3 +217,20 @@ def test_an_old_job_another_process_holds_is_read_without_migrating(tmp_path):
         assert (tmp_path / "job" / "job.json").is_file()
     assert JobStore(tmp_path / "job").load() == state
     assert (tmp_path / "job" / "job.json.migrated").is_file()
+
+
+def test_a_batch_saved_unchanged_costs_no_commit(tmp_path, monkeypatch):
+    from siraya_frames import _statedb
+
+    store = JobStore(tmp_path / "job")
+    state = _state(2)
+    store.save(state)
+    commits = []
+    real = _statedb._commit
+    monkeypatch.setattr(_statedb, "_commit", lambda conn: (commits.append(1), real(conn)))
+    store.save_batch(state.batches[0])  # a poll that brought no news
+    assert commits == []
+    state.batches[0].done = 2
+    store.save_batch(state.batches[0])
+    store.save_batch(state.batches[0])
+    assert commits == [1] and JobStore(tmp_path / "job").load().batches[0].done == 2
