@@ -4,9 +4,12 @@ A job of ``batches * per_batch`` rows at ``max_requests=per_batch`` goes through
 (no delay, echo backend), which runs in its own process, so that the client's own cost can be
 told apart from the emulator's: for each step (submit, wait, collect = ``Job.results()``,
 ``status(refresh=False)``) the script reports the wall time, the client's CPU time (this
-process only: the job store, parsing, joins; the emulator's work is not in it), and the bytes
-this process wrote to storage (``/proc/self/io`` ``write_bytes``: the job directory, since
-nothing else is written). Per-batch columns divide by the number of batches: a flat column
+process only: the job store, parsing, joins, and the HTTP client; the emulator's work is not
+in it), the time spent in the job store and in parsing results (``store s``: the outermost
+calls of ``JobStore.load/save/save_job/save_batch``, ``read_results`` and the results cache,
+timed by wrapping them, whichever of them the code under test has), and the bytes this
+process wrote to storage (``/proc/self/io`` ``write_bytes``: the job directory, since nothing
+else is written). Per-batch columns divide by the number of batches: a flat column
 means a constant cost per batch.
 
 Usage::
@@ -32,6 +35,45 @@ import httpx
 import polars as pl
 
 import siraya_frames as sf
+from siraya_frames import _collect, _store
+
+STORE_CALLS = [
+    (_store.JobStore, "load"),
+    (_store.JobStore, "save"),
+    (_store.JobStore, "save_job"),
+    (_store.JobStore, "save_batch"),
+    (_collect, "read_results"),  # the job.json versions parse in collect
+]
+with contextlib.suppress(ImportError):
+    from siraya_frames import _results_cache
+
+    STORE_CALLS += [(_results_cache, "build"), (_results_cache, "load")]
+
+
+class StoreClock:
+    """Seconds spent in the outermost store and parsing calls (nested ones not twice)."""
+
+    def __init__(self) -> None:
+        self.seconds, self._depth = 0.0, 0
+        for owner, name in STORE_CALLS:
+            if hasattr(owner, name):
+                setattr(owner, name, self._timed(getattr(owner, name)))
+
+    def _timed(self, func):
+        def timed(*args, **kwargs):
+            self._depth += 1
+            start = time.perf_counter()
+            try:
+                return func(*args, **kwargs)
+            finally:
+                self._depth -= 1
+                if self._depth == 0:
+                    self.seconds += time.perf_counter() - start
+
+        return timed
+
+
+CLOCK = StoreClock()
 
 FAST = sf.PollSchedule(initial=0.05, factor=1.5, maximum=0.5, minimum=0.05)
 KEY = "sk-bench-scale"
@@ -78,10 +120,12 @@ class Steps:
     @contextlib.contextmanager
     def step(self, name: str) -> Iterator[None]:
         wall, cpu, written = time.perf_counter(), time.process_time(), _written()
+        store = CLOCK.seconds
         yield
         self.rows[name] = {
             "wall_s": time.perf_counter() - wall,
             "cpu_s": time.process_time() - cpu,
+            "store_s": CLOCK.seconds - store,
             "written_mb": (_written() - written) / 1e6,
         }
 
@@ -108,18 +152,20 @@ def run_one(base_url: str, batches: int, per_batch: int) -> dict[str, object]:
 
 def _table(results: list[dict[str, object]]) -> str:
     names = ["submit", "wait", "collect", "status"]
-    head = "| batches | " + " | ".join(f"{s} wall s (cpu s)" for s in names)
-    head += " | written MB | client cpu ms/batch |"
-    lines = [head, "|" + " --- |" * (len(names) + 3)]
+    head = "| batches | " + " | ".join(f"{s} wall / cpu / store s" for s in names)
+    head += " | written MB | cpu ms/batch | store ms/batch |"
+    lines = [head, "|" + " --- |" * (len(names) + 4)]
     for res in results:
         rows = res["steps"]
-        cells = [f"{rows[s]['wall_s']:.2f} ({rows[s]['cpu_s']:.2f})" for s in names]
+        cells = [
+            f"{rows[s]['wall_s']:.2f} / {rows[s]['cpu_s']:.2f} / {rows[s]['store_s']:.2f}"
+            for s in names
+        ]
         written = sum(rows[s]["written_mb"] for s in names)
-        cpu = sum(rows[s]["cpu_s"] for s in names)
-        per_batch = 1000 * cpu / res["batches"]
-        lines.append(
-            f"| {res['batches']} | " + " | ".join(cells) + f" | {written:.1f} | {per_batch:.1f} |"
-        )
+        cpu = sum(rows[s]["cpu_s"] for s in names) * 1000 / res["batches"]
+        store = sum(rows[s]["store_s"] for s in names) * 1000 / res["batches"]
+        tail = f" | {written:.1f} | {cpu:.1f} | {store:.1f} |"
+        lines.append(f"| {res['batches']} | " + " | ".join(cells) + tail)
     return "\n".join(lines)
 
 

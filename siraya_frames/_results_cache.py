@@ -102,7 +102,8 @@ def load(store: JobStore, rec: BatchRecord, ids: pl.DataFrame) -> tuple[pl.DataF
     """The parsed results of ``rec`` from its cache, or :func:`build` them when the cache is
     missing, damaged, or older than the JSONL."""
     try:
-        table = pq.read_table(cache_path(store, rec))
+        with pq.ParquetFile(cache_path(store, rec)) as cached:  # not read_table: no dataset
+            table = cached.read()
         metadata = table.schema.metadata or {}
         if metadata.get(SOURCE_KEY) == _signature(store.path / str(rec.results_file)).encode():
             parsed = pl.DataFrame(table.replace_schema_metadata(None)).cast(RESULT_SCHEMA)
