@@ -234,3 +234,21 @@ def test_a_batch_saved_unchanged_costs_no_commit(tmp_path, monkeypatch):
     store.save_batch(state.batches[0])
     store.save_batch(state.batches[0])
     assert commits == [1] and JobStore(tmp_path / "job").load().batches[0].done == 2
+
+
+def test_a_job_that_cannot_be_opened_for_writing_is_read_read_only(tmp_path, monkeypatch):
+    """A read-only directory or file system: the database is opened with ``mode=ro``."""
+    store, state = JobStore(tmp_path / "job"), _state(2)
+    store.save(state)
+    real = sqlite3.connect
+    uris = []
+
+    def no_writing(database, *args, **kwargs):
+        uris.append(str(database))
+        if "mode=rw" in str(database):
+            raise sqlite3.OperationalError("attempt to write a readonly database")
+        return real(database, *args, **kwargs)
+
+    monkeypatch.setattr(sqlite3, "connect", no_writing)
+    assert JobStore(tmp_path / "job").load() == state
+    assert any(uri.endswith("job.sqlite3?mode=ro") for uri in uris)
