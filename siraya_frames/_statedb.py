@@ -2,9 +2,11 @@
 
 Saving one batch is one ``INSERT ... ON CONFLICT DO UPDATE`` of its row in one transaction,
 so an event costs the same at 20 batches and at 20,000 (the whole-state ``job.json`` it
-replaces was rewritten after every event). SQLite's rollback journal with
+replaces was rewritten after every event). SQLite's rollback journal
+(``journal_mode=TRUNCATE``: a commit empties ``job.sqlite3-journal`` instead of deleting it,
+no directory change) with
 ``synchronous=FULL``: a commit returns once the change is on disk, and a process killed at any
-point leaves a hot journal that the next connection rolls back, so a save is all or nothing
+point leaves a journal that the next connection rolls back, so a save is all or nothing
 (see ``docs/ARCHITECTURE.md`` for the choice). Reads open the file read-write when they can
 (which rolls back a hot journal) and ``mode=ro`` otherwise (a read-only directory).
 
@@ -111,6 +113,7 @@ def write(
         with contextlib.closing(
             sqlite3.connect(path, timeout=BUSY_TIMEOUT, isolation_level=None)
         ) as conn:
+            conn.execute("PRAGMA journal_mode = TRUNCATE")
             conn.execute("PRAGMA synchronous = FULL")
             conn.execute("BEGIN IMMEDIATE")
             try:
@@ -134,7 +137,8 @@ def settle(path: Path) -> bool:
     """Remove the journal a killed writer left, by a write that changes nothing (SQLite
     rolls a hot journal back first; a journal that never became hot is dropped). Return
     True when there was one. Call it holding the job's lock."""
-    if not (path.is_file() and path.with_name(f"{path.name}-journal").exists()):
+    journal = path.with_name(f"{path.name}-journal")
+    if not (path.is_file() and journal.is_file() and journal.stat().st_size):
         return False
     try:
         with contextlib.closing(

@@ -173,7 +173,8 @@ _KILLER = textwrap.dedent(
 
 def _leftovers(job_dir: Path) -> list[Path]:
     """Temporary files, and the journal of a transaction a kill cut short."""
-    return [*job_dir.rglob(".*.tmp"), *job_dir.glob("*-journal")]
+    journals = [p for p in job_dir.glob("*-journal") if p.stat().st_size]  # empty: committed
+    return [*job_dir.rglob(".*.tmp"), *journals]
 
 
 # the steps: ids, requests.parquet, the intents (a commit), create_sent_at, a batch id

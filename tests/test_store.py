@@ -157,6 +157,7 @@ def test_a_full_disk_is_a_clear_error_naming_the_file(tmp_path, monkeypatch):
     assert sorted(p.name for p in (tmp_path / "job").iterdir()) == [
         "batches",
         "job.sqlite3",
+        "job.sqlite3-journal",  # emptied at each commit (journal_mode=TRUNCATE)
         "results",
     ]
 
@@ -180,6 +181,7 @@ def test_an_old_job_json_is_migrated_on_open_once(tmp_path):
         ".lock",
         "job.json.migrated",
         "job.sqlite3",
+        "job.sqlite3-journal",
     ]
     assert _rows(tmp_path / "job" / "job.sqlite3", "SELECT key, batch_id FROM batches") == [
         ("r0-b0000", "batch_0"),
