@@ -11,6 +11,7 @@ Examples
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 from pathlib import Path
@@ -177,10 +178,24 @@ def _job(args: argparse.Namespace) -> Any:
     return sf.Job.open(args.job_dir, client=_client(args, protocol))
 
 
+SHOWN_BATCHES = 20
+"""``siraya-frames status`` lists every batch up to this many (more with ``--batches``)."""
+
+
 def _cmd_status(args: argparse.Namespace) -> int:
-    status = _job(args).status()
-    with pl.Config(tbl_cols=-1, tbl_width_chars=200):
+    job = _job(args)
+    status = job.status()
+    if args.json:
+        totals = {k: getattr(status, k) for k in ("path", "total", "done", "failed", "finished")}
+        print(json.dumps({**totals, "job": job._state.to_dict()}, indent=2, ensure_ascii=False))
+        return 0
+    every = args.batches or status.batches.height <= SHOWN_BATCHES
+    with pl.Config(tbl_cols=-1, tbl_rows=-1 if every else 10, tbl_width_chars=200):
         print(status.batches)
+    if not every:
+        print(
+            f"({status.batches.height} batches: --batches lists them all, --json the whole state)"
+        )
     print(repr(status))
     return 0
 
@@ -383,9 +398,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_run(sub)
     _add_estimate(sub)
-    _add_job(
+    s = _add_job(
         sub, "status", "show a job's batches and progress", "siraya-frames status DIR", _cmd_status
     )
+    s.add_argument("--batches", action="store_true", help="list every batch, however many")
+    s.add_argument("--json", action="store_true", help="print the job's whole state as JSON")
     w = _add_job(sub, "wait", "wait until a job's batches end", "siraya-frames wait DIR", _cmd_wait)
     w.add_argument("--timeout", type=float, help="give up waiting after this many seconds")
     r = _add_job(

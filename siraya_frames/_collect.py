@@ -11,19 +11,21 @@ from __future__ import annotations
 
 import logging
 import warnings
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
 import polars as pl
 import pyarrow as pa
 
-from siraya_frames._results import RESULT_SCHEMA, ResultsWarning, ids_are_unique, read_results
+from siraya_frames import _results_cache as results_cache
+from siraya_frames._results import RESULT_SCHEMA, ResultsWarning, ids_are_unique
 from siraya_frames._shapes import BatchStatus
 from siraya_frames._store import BatchRecord, JobState, JobStore
 from siraya_frames._wait import is_finished
 
 logger = logging.getLogger("siraya_frames")
 
-__all__ = ["NON_RETRYABLE_ERRORS", "collect_results", "retryable"]
+__all__ = ["NON_RETRYABLE_ERRORS", "collect_results", "outcome_totals", "retryable"]
 
 
 NON_RETRYABLE_ERRORS = frozenset(
@@ -56,7 +58,7 @@ _FILL_BY_BATCH = {
 def _batch_frame(store: JobStore, rec: BatchRecord) -> tuple[pl.DataFrame, pl.Series]:
     """The ids sent in one batch with their saved results (null where none), and the ids of
     result lines that name no id of that batch."""
-    ids = pl.DataFrame({"custom_id": store.read_ids(rec.key)}, schema={"custom_id": pl.String})
+    ids = results_cache.batch_ids(store, rec)
     frame = ids.with_columns(
         batch_id=pl.lit(rec.batch_id, pl.String),
         _round=pl.lit(rec.round),
@@ -66,10 +68,9 @@ def _batch_frame(store: JobStore, rec: BatchRecord) -> tuple[pl.DataFrame, pl.Se
         _finished=pl.lit(is_finished(rec)),
     )
     if rec.results_file:
-        parsed = read_results(store.path / rec.results_file)
+        parsed, stray = results_cache.load(store, rec, ids)  # parsed once, when saved
     else:
-        parsed = pl.DataFrame(schema=RESULT_SCHEMA)
-    stray = parsed.join(ids, on="custom_id", how="anti")["custom_id"]
+        parsed, stray = pl.DataFrame(schema=RESULT_SCHEMA), pl.Series("custom_id", [], pl.String)
     return frame.join(parsed, on="custom_id", how="left", maintain_order="left"), stray
 
 
@@ -153,6 +154,45 @@ def collect_results(store: JobStore, state: JobState) -> pl.DataFrame:
     _warn_unsubmitted(stray)
     best = _best_per_id(_fill_unanswered(joined))
     return _in_request_order(best, store).select(*RESULT_SCHEMA, "batch_id")
+
+
+def _unanswered_outcome(rec: BatchRecord) -> str:
+    """What the ids of ``rec`` without a result line get (as in ``_fill_unanswered``)."""
+    if rec.results_file is None and rec.results_error:
+        return "errored"
+    if rec.status in _FILL_BY_BATCH:
+        return _FILL_BY_BATCH[rec.status][0]
+    return "missing" if is_finished(rec) else "pending"
+
+
+def outcome_totals(state: JobState) -> tuple[int, int, int] | None:
+    """``(total, done, failed)`` as :func:`collect_results` would count them, from the
+    outcomes each batch counted when its results were saved: no file is read.
+
+    None when that is not enough: an id sent in more than one batch (a retry round: its best
+    outcome needs the rows), or saved results not counted (a job saved by an older version).
+
+    Examples
+    --------
+    >>> from siraya_frames._store import BatchRecord, JobState
+    >>> ended = BatchRecord("r0-b0000", 0, "k0", 3, status="completed", results_file="r.jsonl",
+    ...                     outcomes={"succeeded": 2})
+    >>> running = BatchRecord("r0-b0001", 0, "k1", 4, status="in_progress")
+    >>> state = JobState("j", "u", 9, 9, n_requests=7, batches=[ended, running])
+    >>> outcome_totals(state)  # 2 succeeded, 1 missing, 4 pending
+    (7, 3, 1)
+    """
+    if sum(rec.n_requests for rec in state.batches) != state.n_requests:
+        return None
+    counts: Counter[str] = Counter()
+    for rec in state.batches:
+        answered = {} if rec.results_file is None else rec.outcomes
+        if answered is None:
+            return None
+        counts.update(answered)
+        counts[_unanswered_outcome(rec)] += rec.n_requests - sum(answered.values())
+    done = state.n_requests - counts["pending"]
+    return state.n_requests, done, done - counts["succeeded"]
 
 
 def retryable(include_canceled: bool, include_invalid: bool) -> pl.Expr:

@@ -1,6 +1,6 @@
 """The create of one planned batch, on any protocol, never twice.
 
-Order, each step saved in ``job.json`` before the next is sent:
+Order, each step saved in the job's state (``store.save_batch``) before the next is sent:
 
 1. file protocols (OpenAI): ``upload_started_at``, the upload, then ``input_file_id``; a
    resume that finds the id reuses the file instead of uploading again;
@@ -56,14 +56,14 @@ def find_steps(rec: BatchRecord) -> Steps:
 
 def _upload_steps(store: JobStore, state: JobState, rec: BatchRecord, payload: bytes) -> Steps:
     rec.upload_started_at = utc_now()
-    store.save(state)
+    store.save_batch(rec)
     logger.info("uploading the request file of batch %s (%d bytes)", rec.key, len(payload))
     rec.input_file_id = yield Call(
         "upload_file",
         (payload,),
         {"filename": f"{rec.key}.jsonl", "idempotency_key": f"{rec.idempotency_key}-file"},
     )
-    store.save(state)
+    store.save_batch(rec)
 
 
 def create_steps(
@@ -93,7 +93,7 @@ def create_steps(
     else:
         body = payload()
     rec.create_sent_at = utc_now()
-    store.save(state)
+    store.save_batch(rec)
     try:
         return (yield Call("create_batch", (body,), kwargs))
     except (APIConnectionError, ServerError):

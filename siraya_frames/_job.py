@@ -36,7 +36,7 @@ import xxhash
 
 from siraya_frames import _config
 from siraya_frames._client import AsyncSirayaClient, SirayaClient
-from siraya_frames._collect import collect_results, retryable
+from siraya_frames._collect import collect_results, outcome_totals, retryable
 from siraya_frames._errors import JobBusyError, JobError, JobStoreError, SirayaError
 from siraya_frames._plan import BatchPayload, unique_requests
 from siraya_frames._polling import PollSchedule, Steps, adrive, drive
@@ -77,7 +77,8 @@ class JobStatus:
     ----------
     batches : pl.DataFrame
         One row per batch: key, batch_id, status, requests, done and failed (as the service
-        last counted them), submitted_at, finished_at.
+        last counted them), submitted_at, finished_at, results_file (relative to the job
+        directory), error (the batch's, or why its results could not be fetched).
     total, done, failed : int
         Unique requests in the job; those with an outcome (not pending); and those whose
         outcome, after every retry round, is not a success.
@@ -109,6 +110,8 @@ _BATCH_SCHEMA = {
     "failed": pl.Int64,
     "submitted_at": pl.String,
     "finished_at": pl.String,
+    "results_file": pl.String,
+    "error": pl.String,
 }
 
 
@@ -124,21 +127,34 @@ def _batches_frame(state: JobState) -> pl.DataFrame:
             "failed": r.failed,
             "submitted_at": r.submitted_at,
             "finished_at": r.finished_at,
+            "results_file": r.results_file,
+            "error": r.error or r.results_error,
         }
         for r in state.batches
     ]
     return pl.DataFrame(rows, schema=_BATCH_SCHEMA)
 
 
-def _status_of(store: JobStore, state: JobState) -> JobStatus:
+def _totals(store: JobStore, state: JobState) -> tuple[int, int, int]:
+    """Requests in total, done and not succeeded: from the counts saved per batch, else
+    from every id's outcome (after a retry round)."""
+    totals = outcome_totals(state)
+    if totals is not None:
+        return totals
     outcomes = collect_results(store, state)["result_status"]  # one per id, best round
     pending = int((outcomes == "pending").sum())
+    failed = int((~outcomes.is_in(["succeeded", "pending"])).sum())
+    return outcomes.len(), outcomes.len() - pending, failed
+
+
+def _status_of(store: JobStore, state: JobState) -> JobStatus:
+    total, done, failed = _totals(store, state)
     return JobStatus(
         path=str(store.path),
         batches=_batches_frame(state),
-        total=outcomes.len(),
-        done=outcomes.len() - pending,
-        failed=int((~outcomes.is_in(["succeeded", "pending"])).sum()),
+        total=total,
+        done=done,
+        failed=failed,
         finished=all(is_finished(r) for r in state.batches),
     )
 
@@ -452,7 +468,7 @@ def _new_job(
 ) -> dict[str, BatchPayload]:
     """Save a new job's requests and first round of intents; return the bodies by key.
 
-    The round is planned before anything is written, and ``job.json`` is written last: a
+    The round is planned before anything is written, and the state is written last: a
     job cut short before that is started afresh by the same call.
     """
     wire = client.wire
@@ -538,7 +554,7 @@ def submit(
 def _set_result_cap(store: JobStore, state: JobState, cap: int) -> Steps:
     """Record a new cap on results downloads (a step with no call)."""
     state.max_result_bytes = cap
-    store.save(state)
+    store.save_job(state)
     yield from ()
 
 
@@ -564,4 +580,5 @@ def _reattach(
 def iter_jobs(root: str | os.PathLike[str] | None = None) -> Iterable[Path]:
     """The job directories under ``root`` (default ``./.siraya_frames``)."""
     base = Path(root or _config.resolve_job_root())
-    return sorted(p.parent for p in base.glob("*/job.json"))
+    found = {p.parent for name in ("job.sqlite3", "job.json") for p in base.glob(f"*/{name}")}
+    return sorted(found)

@@ -3,16 +3,19 @@
 Layout::
 
     <job_dir>/
-        job.json                 human-readable state: settings, batches, intents, ids, statuses
+        job.sqlite3              the state: settings, and per batch its intent, id, status
+                                 (one row each, saved alone: see ``_statedb.py``)
         requests.parquet         the unique requests: custom_id, params_json
         batches/<key>.ids        the custom_ids of one planned batch, one per line
         results/<key>.jsonl      the raw results of one batch, saved before parsing
+        results/<key>.parquet    those results parsed once (a cache: see ``_results_cache.py``)
 
-Every write is atomic (a temporary file in the same folder, then ``os.replace``), so a crash
-at any point leaves either the old or the new file. The temporary files a crash leaves
-(``.<name>.*.tmp``, and ``.<name>.<pid>.part`` of a cut download) are removed whenever the job's
-lock is taken. A write that fails (disk full, no permission) raises :class:`JobStoreError`
-naming the file. The API key is never written here.
+Every write is atomic (a SQLite transaction; for files a temporary file in the same folder,
+then ``os.replace``), so a crash at any point leaves either the old or the new state. A job
+made before ``job.sqlite3`` (``job.json``) is migrated when it is opened. The temporary files
+a crash leaves (``.<name>.*.tmp``, and ``.<name>.<pid>.part`` of a cut download) are removed
+whenever the job's lock is taken. A write that fails (disk full, no permission) raises
+:class:`JobStoreError` naming the file. The API key is never written here.
 
 Examples
 --------
@@ -26,20 +29,18 @@ Examples
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import json
 import logging
 import os
 import tempfile
-from collections.abc import Iterator
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
 
 import polars as pl
 
+from siraya_frames import _statedb
 from siraya_frames._errors import JobBusyError, JobError, JobNotFoundError, JobStoreError
+from siraya_frames._state import JOB_FORMAT, BatchRecord, JobState, encode_batch, utc_now
 
 try:  # POSIX; elsewhere jobs are not locked (see JobStore.lock)
     import fcntl
@@ -50,16 +51,13 @@ logger = logging.getLogger("siraya_frames")
 
 __all__ = ["BatchRecord", "JobState", "JobStore", "atomic_write", "utc_now", "writing"]
 
-JOB_FORMAT = "siraya-frames-job/1"
+STATE_FILE = "job.sqlite3"
+LEGACY_FILE = "job.json"
+"""The whole-state JSON file of jobs made before ``job.sqlite3`` (migrated on open)."""
 TEMP_SUFFIXES = (".tmp", ".part")
 """Endings of our own temporary files (``.<name>.*.tmp``, ``.<name>.<pid>.part``)."""
 TEMP_FOLDERS = (".", "batches", "results")
 """The folders of a job directory where temporary files are made."""
-
-
-def utc_now() -> str:
-    """The current time as an ISO 8601 UTC string (seconds)."""
-    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def atomic_write(path: str | os.PathLike[str], data: bytes) -> None:
@@ -102,78 +100,6 @@ permissions) and re-run the same call (nothing is lost)
         ) from exc
 
 
-@dataclass
-class BatchRecord:
-    """One planned batch: its intent, then its id and progress.
-
-    ``status`` is ``"planned"`` from the moment the intent is recorded until the service
-    confirms the create; then a :class:`~siraya_frames._shapes.BatchStatus` value; or
-    ``"not_submitted"`` when the job was cancelled before the create was sent.
-    """
-
-    key: str
-    round: int
-    idempotency_key: str
-    n_requests: int
-    status: str = "planned"
-    batch_id: str | None = None
-    raw_status: str | None = None
-    done: int = 0
-    failed: int = 0
-    expires_at: float | None = None
-    planned_at: str | None = None
-    submitted_at: str | None = None
-    finished_at: str | None = None
-    results_file: str | None = None
-    result_url: str | None = None
-    result_fetches: int = 0
-    error: str | None = None
-    result_urls: list[str] = field(default_factory=list)
-    """Every results file of the batch (OpenAI: output and error files), absolute URLs."""
-    input_file_id: str | None = None
-    """The uploaded request file (file-based protocols), saved once the upload answered."""
-    upload_started_at: str | None = None
-    """Set before the request file is uploaded (the upload's intent)."""
-    create_sent_at: str | None = None
-    """Set before the create is sent: a resume then looks for the batch before creating."""
-    results_error: str | None = None
-    """Why the batch's results could not be fetched (its ids are then ``results_unavailable``,
-    never resent automatically); the next ``wait`` tries again."""
-
-
-@dataclass
-class JobState:
-    """Everything ``job.json`` holds."""
-
-    job_id: str
-    base_url: str
-    max_requests: int
-    max_bytes: int
-    n_requests: int = 0
-    created_at: str = field(default_factory=utc_now)
-    provenance: dict[str, Any] = field(default_factory=dict)
-    batches: list[BatchRecord] = field(default_factory=list)
-    format: str = JOB_FORMAT
-    task_fingerprint: str | None = None
-    """What defines the job's task (prompt, model, labels...: see ``_task.py``), hashed."""
-    protocol: str = "siraya"
-    """The wire protocol the job speaks (job dirs made before protocols existed: siraya)."""
-    max_tokens: int | None = None
-    """The largest ``max_tokens`` of the job's requests: it bounds a results download."""
-    max_result_bytes: int | None = None
-    """The user's cap on one batch's results download; None: derived (see ``_wait``)."""
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> JobState:
-        """Rebuild the state from the decoded ``job.json``."""
-        batches = [BatchRecord(**b) for b in data.get("batches", [])]
-        return cls(**{**data, "batches": batches})
-
-    def to_json(self) -> bytes:
-        """Encode the state as indented, human-readable JSON."""
-        return json.dumps(dataclasses.asdict(self), indent=2, ensure_ascii=False).encode()
-
-
 class JobStore:
     """Reads and writes one job directory.
 
@@ -185,36 +111,96 @@ class JobStore:
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
+        self._locked = False
+        self._saved: dict[str, str] = {}
+        """Each batch as this store last read or saved it (encoded): an unchanged one is not
+        saved again (a poll that brought no news costs no commit)."""
 
     def __repr__(self) -> str:
         return f"JobStore({str(self.path)!r})"
 
     @property
     def state_file(self) -> Path:
-        return self.path / "job.json"
+        """The job's state: ``job.sqlite3`` (see ``_statedb.py``)."""
+        return self.path / STATE_FILE
+
+    @property
+    def legacy_file(self) -> Path:
+        """``job.json`` of a job made before ``job.sqlite3``, until it is migrated."""
+        return self.path / LEGACY_FILE
 
     def exists(self) -> bool:
         """True when a job has been saved here."""
-        return self.state_file.is_file()
+        return self.legacy_file.is_file() or _statedb.has_job(self.state_file)
 
     def load(self) -> JobState:
-        """Read ``job.json``; a clear error when it is missing or damaged."""
-        if not self.exists():
+        """Read the job's state; a clear error when it is missing or damaged.
+
+        An old job directory (``job.json``) is migrated first when its lock can be taken;
+        otherwise (a read-only directory, another process at work) ``job.json`` is read.
+        """
+        if self.legacy_file.is_file():
+            return self._load_legacy()
+        if not _statedb.has_job(self.state_file):
             raise JobNotFoundError(
-                f"no job in {str(self.path)!r} (no job.json); check the path, or submit first"
+                f"no job in {str(self.path)!r} (no {STATE_FILE}); check the path, or submit first"
             )
-        try:
-            state = JobState.from_dict(json.loads(self.state_file.read_bytes()))
-        except (ValueError, TypeError) as exc:
-            raise JobError(f"{self.state_file} is damaged and cannot be read: {exc}") from exc
-        if state.format != JOB_FORMAT:
-            raise JobError(f"{self.state_file} has format {state.format!r}; expected {JOB_FORMAT}")
+        state = _statedb.read(self.state_file)
+        self._saved = {rec.key: encode_batch(rec) for rec in state.batches}
         return state
 
     def save(self, state: JobState) -> None:
-        """Write ``job.json`` atomically."""
-        with writing(self.state_file):
-            atomic_write(self.state_file, state.to_json())
+        """Replace the whole saved state with ``state``, in one transaction."""
+        self._ensure_quietly()
+        _statedb.write(self.state_file, state, state.batches, replace=True)
+        self._saved = {rec.key: encode_batch(rec) for rec in state.batches}
+
+    def save_job(self, state: JobState, *, batches: Iterable[BatchRecord] = ()) -> None:
+        """Save the job's settings and ``batches`` (new or changed), in one transaction:
+        the other batches are not touched."""
+        self._ensure_quietly()
+        batches = list(batches)
+        _statedb.write(self.state_file, state, batches)
+        self._saved.update((rec.key, encode_batch(rec)) for rec in batches)
+
+    def save_batch(self, rec: BatchRecord) -> None:
+        """Save one batch's record (its row updated in place): constant cost per event.
+        A record unchanged since this store read or saved it is not written again."""
+        encoded = encode_batch(rec)
+        if self._saved.get(rec.key) == encoded:
+            return
+        _statedb.write(self.state_file, None, [rec])
+        self._saved[rec.key] = encoded
+
+    def _ensure_quietly(self) -> None:
+        with writing(self.path):
+            self._ensure()
+
+    def _load_legacy(self) -> JobState:
+        try:
+            state = JobState.from_dict(json.loads(self.legacy_file.read_bytes()))
+        except (ValueError, TypeError) as exc:
+            raise JobError(f"{self.legacy_file} is damaged and cannot be read: {exc}") from exc
+        if state.format != JOB_FORMAT:
+            raise JobError(f"{self.legacy_file} has format {state.format!r}; expected {JOB_FORMAT}")
+        try:
+            if self._locked:
+                self._migrate(state)
+            else:
+                with self.lock():
+                    if self.legacy_file.is_file():
+                        self._migrate(state)
+        except (JobBusyError, JobStoreError) as exc:
+            logger.info("not migrating %s now (%s): reading it as it is", self.legacy_file, exc)
+        return state
+
+    def _migrate(self, state: JobState) -> None:
+        """Import ``job.json`` in one transaction, then rename it ``job.json.migrated``.
+        Killed before the rename, the next open imports it again (the same state)."""
+        self.save(state)
+        with writing(self.legacy_file):
+            self.legacy_file.rename(self.path / f"{LEGACY_FILE}.migrated")
+        logger.info("migrated %s to %s", self.legacy_file, self.state_file)
 
     def write_requests(self, requests: pl.DataFrame) -> None:
         """Save the unique requests (``custom_id``, ``params_json``) atomically."""
@@ -302,9 +288,14 @@ class JobStore:
             fh.write(f"pid {os.getpid()}")
             fh.flush()
             self.remove_temporary_files()
+            self._saved = {}  # another process may have saved since: trust only a new read
+            if _statedb.settle(self.state_file):
+                logger.info("rolled back the interrupted save of %s", self.state_file)
+            self._locked = True
             try:
                 yield
             finally:
+                self._locked = False
                 fh.truncate(0)  # closing the file releases the lock
 
     def tidy(self) -> None:

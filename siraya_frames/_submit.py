@@ -6,10 +6,10 @@ sent, and the batch id *after*. A create whose answer was lost is resent with th
 and the service returns the batch it already made; a different body never reuses a key.
 
 A round is planned (and checked against the limits) before anything is written; then its ids
-files, then ``requests.parquet`` with any new requests, then ``job.json`` with the intents and
-``n_requests``. The first ``n_requests`` rows of ``requests.parquet`` are planned; rows after
-them (a run cut short before its intents were saved) are planned again by the next call.
-The steps are generators driven by ``_polling.drive`` / ``adrive``.
+files, then ``requests.parquet`` with any new requests, then the job's state with the intents
+and ``n_requests`` (one transaction). The first ``n_requests`` rows of ``requests.parquet``
+are planned; rows after them (a run cut short before its intents were saved) are planned
+again by the next call. The steps are generators driven by ``_polling.drive`` / ``adrive``.
 """
 
 from __future__ import annotations
@@ -89,8 +89,9 @@ def plan_round(
     store: JobStore, state: JobState, requests: pl.DataFrame, round_no: int
 ) -> dict[str, BatchPayload]:
     """Record intents for ``requests`` (custom_id, params_json); return the bodies by key."""
+    first = len(state.batches)
     bodies = _record_intents(store, state, _plan(state, requests), round_no)
-    store.save(state)
+    store.save_job(state, batches=state.batches[first:])  # the round's intents: one transaction
     return bodies
 
 
@@ -109,18 +110,19 @@ def plan_added(
 
     ``held`` is the job's ``requests.parquet`` (empty for a new job), ``new`` the requests
     it does not hold. Nothing is written until the round is planned (a
-    :class:`BatchLimitError` leaves the job as it was); ``job.json`` is saved last.
+    :class:`BatchLimitError` leaves the job as it was); the state is saved last.
     """
     pending = pl.concat([held.slice(state.n_requests), new.select(held.columns)])
     if pending.is_empty():
         return {}
     payloads = _plan(state, pending)
+    first = len(state.batches)
     bodies = _record_intents(store, state, payloads, next_round(state))
     state.max_tokens = max(state.max_tokens or 0, largest_max_tokens(pending)) or None
     if new.height:
         store.write_requests(pl.concat([held, new.select(held.columns)]))
     state.n_requests = held.height + new.height
-    store.save(state)
+    store.save_job(state, batches=state.batches[first:])
     return bodies
 
 
@@ -201,4 +203,4 @@ def submit_steps(store: JobStore, state: JobState, bodies: dict[str, BatchPayloa
         rec.batch_id = answer.batch_id
         rec.submitted_at = utc_now()
         apply_state(rec, answer)
-        store.save(state)
+        store.save_batch(rec)

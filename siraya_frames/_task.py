@@ -3,7 +3,7 @@
 A job may grow by new *rows* made with the same recipe (re-running ``run`` on a longer frame
 sends only the new rows). A different prompt, model, request parameters, labels or schema is
 another task: its rows would be recorded under the first task's provenance. The recipe is
-taken from the job's provenance (``run`` records it there); its hash is saved in ``job.json``
+taken from the job's provenance (``run`` records it there); its hash is saved in the job's state
 as ``task_fingerprint``. A plain :func:`submit` without a recipe is not checked.
 
 Examples

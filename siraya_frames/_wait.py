@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from siraya_frames import _results_cache as results_cache
 from siraya_frames._errors import (
     APIStatusError,
     APITimeoutError,
@@ -79,6 +80,18 @@ def _take_results(store: JobStore, rec: BatchRecord, answer: BatchState) -> None
     rec.finished_at = rec.finished_at or utc_now()
     if rec.status not in FINISHED:
         rec.status = BatchStatus.COMPLETED.value
+    rec.outcomes = _parse_once(store, rec)
+
+
+def _parse_once(store: JobStore, rec: BatchRecord) -> dict[str, int] | None:
+    """Parse the results just saved into their cache; return the outcomes counted (None when
+    they cannot be read: ``results()`` then reports why)."""
+    try:
+        parsed, _ = results_cache.build(store, rec, results_cache.batch_ids(store, rec))
+    except SirayaError as exc:
+        logger.warning("batch %s: its saved results could not be read: %s", rec.batch_id, exc)
+        return None
+    return results_cache.count_outcomes(parsed)
 
 
 RESULT_BYTES_PER_REQUEST = 32 << 10
@@ -180,7 +193,7 @@ def poll_steps(
     for rec in state.batches:
         if rec.batch_id and not is_finished(rec):
             yield from _poll_one(store, state, rec, deadline, clock)
-            store.save(state)
+            store.save_batch(rec)
 
 
 def _refetch_unavailable(state: JobState) -> None:
@@ -283,4 +296,4 @@ def cancel_steps(store: JobStore, state: JobState) -> Steps:
                     raise
                 continue  # it ended meanwhile: the next poll collects its results
             apply_state(rec, answer)
-        store.save(state)
+        store.save_batch(rec)

@@ -6,6 +6,7 @@ so ``--prompt '{text}' --max-tokens 1`` on a column of labels gets those labels 
 
 from __future__ import annotations
 
+import json
 import re
 import select
 import shlex
@@ -181,6 +182,13 @@ def test_no_wait_then_status_wait_results(work: Path, server: Server) -> None:
     assert re.search(r"<JobStatus 'jobs/a': \w+, \d/4 requests done", status.stdout)
     waited = ok(cli("--quiet wait jobs/a", cwd=work, server=server))
     assert "finished, 4/4 requests done, 0 not succeeded" in waited.stdout
+    listed = ok(cli("status jobs/a --batches", cwd=work, server=server))
+    assert re.search(r"r0-b0000 .* completed .* results/r0-b0000\.jsonl", listed.stdout)
+    dumped = json.loads(ok(cli("status jobs/a --json", cwd=work, server=server)).stdout)
+    assert (dumped["total"], dumped["done"], dumped["finished"]) == (4, 4, True)
+    (batch,) = dumped["job"]["batches"]
+    assert batch["status"] == "completed" and batch["outcomes"] == {"succeeded": 4}
+    assert batch["batch_id"] and batch["idempotency_key"].startswith("sf-")
     got = ok(cli("results jobs/a --output r.parquet", cwd=work, server=server))
     assert "Wrote 4 results to r.parquet: {'succeeded': 4}" in got.stdout
     results = pl.read_parquet(work / "r.parquet")

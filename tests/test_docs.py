@@ -227,7 +227,7 @@ def test_readme_python_blocks_run_in_order(
         exec(code, namespace)
     labeled = pl.read_parquet(tmp_path / "labeled.parquet")
     assert labeled["label"].to_list() == ["positive", "negative", "positive", "neutral"]
-    assert (tmp_path / "jobs" / "tour" / "job.json").is_file()
+    assert (tmp_path / "jobs" / "tour" / "job.sqlite3").is_file()
 
 
 def test_readme_examples_for_other_services_compile() -> None:

@@ -8,7 +8,6 @@ answer, and the service must hold exactly one batch per planned batch.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import signal
 import subprocess
@@ -52,7 +51,7 @@ class _Steps:
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch, at: int) -> None:
         self.at, self.seen = at, 0
-        for name in ("write_ids", "write_requests", "save"):
+        for name in ("write_ids", "write_requests", "save", "save_job", "save_batch"):
             self._before(monkeypatch, JobStore, name)
         self._before(monkeypatch, sys.modules["siraya_frames._submit"], "plan_batches")
         create = sf.SirayaClient.create_batch
@@ -108,17 +107,17 @@ def test_an_interruption_at_any_step_loses_no_row_and_creates_no_batch_twice(
             if steps.seen < at:
                 break  # the call ran to the end: every step has been interrupted once
             steps_tried += 1
-            if (job_dir / "job.json").exists():  # the user waits first...
+            if JobStore(job_dir).exists():  # the user waits first...
                 sf.Job.open(job_dir, client=client).wait(progress=False, schedule=FAST)
             sf.submit(call, client=client, job_dir=job_dir, max_requests=4)  # ...re-runs it
             if phase == "new job":
                 sf.submit(_requests(second), client=client, job_dir=job_dir, max_requests=4)
             _check(job_dir, client, second)
             assert emu.stats()["batches"] - before == 4, f"interrupted at step {at}"
-            saved = json.loads((job_dir / "job.json").read_text())
+            saved = JobStore(job_dir).load().to_dict()
             assert saved["n_requests"] == 11
             assert sum(b["n_requests"] for b in saved["batches"]) == 11
-    assert steps_tried >= 8  # plan, ids, ids, requests, job.json, create+save, create+save
+    assert steps_tried >= 8  # plan, ids, ids, requests, intents, create+save, create+save
 
 
 def test_a_row_over_the_limit_among_new_rows_loses_none_of_the_others(tmp_path):
@@ -142,19 +141,26 @@ _KILLER = textwrap.dedent(
     import os, signal, sys
     import polars as pl
     import siraya_frames as sf
-    from siraya_frames import _store
+    from siraya_frames import _statedb, _store
 
     base_url, job_dir, at = sys.argv[1], sys.argv[2], int(sys.argv[3])
     seen = [0]
-    real_replace = _store.os.replace
+    real_replace, real_commit = _store.os.replace, _statedb._commit
 
-    def replace(src, dst):  # kill -9 with the temporary file written, not yet renamed
+    def kill_at_step():
         seen[0] += 1
         if seen[0] == at:
             os.kill(os.getpid(), signal.SIGKILL)
+
+    def replace(src, dst):  # kill -9 with the temporary file written, not yet renamed
+        kill_at_step()
         return real_replace(src, dst)
 
-    _store.os.replace = replace
+    def commit(conn):  # kill -9 with the transaction written to the journal, not committed
+        kill_at_step()
+        return real_commit(conn)
+
+    _store.os.replace, _statedb._commit = replace, commit
     df = pl.DataFrame({"row": range(11), "text": [f"kill review {i}" for i in range(11)]})
     requests = sf.build_requests(
         df, prompt="{text}", model="openai/gpt-4o-mini-batch", max_tokens=16
@@ -165,7 +171,14 @@ _KILLER = textwrap.dedent(
 )
 
 
-@pytest.mark.parametrize("at", [1, 3, 4, 5])  # ids, requests.parquet, job.json, a batch id
+def _leftovers(job_dir: Path) -> list[Path]:
+    """Temporary files, and the journal of a transaction a kill cut short."""
+    journals = [p for p in job_dir.glob("*-journal") if p.stat().st_size]  # empty: committed
+    return [*job_dir.rglob(".*.tmp"), *journals]
+
+
+# the steps: ids, requests.parquet, the intents (a commit), create_sent_at, a batch id
+@pytest.mark.parametrize("at", [1, 3, 4, 5, 6])
 def test_kill_9_while_adding_rows_loses_nothing_and_leaves_no_temporary_file(tmp_path, at):
     job_dir = tmp_path / "j"
     with Emulator(api_key=KEY) as emu, _client(emu) as client:
@@ -174,9 +187,9 @@ def test_kill_9_while_adding_rows_loses_nothing_and_leaves_no_temporary_file(tmp
         args = [sys.executable, "-c", _KILLER, emu.base_url, str(job_dir), str(at)]
         done = subprocess.run(args, env=env, cwd=ROOT, capture_output=True, timeout=120)
         assert done.returncode == -signal.SIGKILL, done.stderr.decode()[-2000:]
-        assert list(job_dir.rglob(".*.tmp")), "the kill should leave a temporary file"
-        sf.Job.open(job_dir, client=client)  # opening the job removes it
-        assert not list(job_dir.rglob(".*.tmp"))
+        assert _leftovers(job_dir), "the kill should leave a temporary file or a journal"
+        sf.Job.open(job_dir, client=client)  # opening the job removes it (rolls it back)
+        assert not _leftovers(job_dir)
         sf.submit(_requests(_frame("kill", 11)), client=client, job_dir=job_dir, max_requests=4)
         _check(job_dir, client, _frame("kill", 11))
         assert emu.stats()["batches"] == 4

@@ -17,6 +17,7 @@ import pytest
 
 import siraya_frames as sf
 from siraya_frames import _errors as errors
+from siraya_frames._store import JobStore
 from siraya_frames.emulator import Emulator
 
 FAST = sf.PollSchedule(initial=0.02, factor=1.5, maximum=0.2)
@@ -97,7 +98,7 @@ def test_crash_between_create_and_record_resumes_with_the_same_idempotency_key(t
         with _client(emu, retry=one_try) as client, pytest.raises(errors.APIConnectionError) as e:
             sf.submit(_requests(df), client=client, job_dir=job_dir, max_requests=3)
         assert "Job.open" in "".join(e.value.__notes__)
-        state = json.loads((job_dir / "job.json").read_text())
+        state = JobStore(job_dir).load().to_dict()
         assert [b["status"] for b in state["batches"]] == ["planned"] * 3
         assert emu.stats()["batches"] == 1  # the service did accept the first one
         with _client(emu) as client:
@@ -325,7 +326,7 @@ def test_results_of_a_job_read_back_from_disk_only(tmp_path):
         KEY, "http://127.0.0.1:9/v1", transport=httpx.MockTransport(lambda r: 1 / 0)))  # fmt: skip
     out = sf.join_results(_requests(df), offline.results())
     _assert_echo(out, df)
-    assert Path(tmp_path / "j" / "job.json").is_file()
+    assert Path(tmp_path / "j" / "job.sqlite3").is_file()
 
 
 def test_results_follow_the_request_order_after_a_retry_round(tmp_path):
@@ -453,7 +454,7 @@ def test_the_same_rows_in_two_job_dirs_with_other_limits_get_their_own_keys(tmp_
             out = job.wait(progress=False, schedule=FAST).results()
             _assert_echo(sf.join_results(_requests(df), out), df)
         assert emu.stats()["batches"] == 3 + 2
-    keys = [json.loads((tmp_path / d / "job.json").read_text())["batches"] for d in "ab"]
+    keys = [JobStore(tmp_path / d).load().to_dict()["batches"] for d in "ab"]
     assert len({b["idempotency_key"] for batches in keys for b in batches}) == 5
 
 
@@ -465,7 +466,7 @@ def test_a_key_reused_with_another_body_is_a_clear_error_never_retried(tmp_path)
         emu.set_faults(fail_next_calls=1, http_error_status=400)  # intents saved, no batch
         with pytest.raises(errors.BadRequestError):
             sf.submit(_requests(df), client=client, job_dir=job_dir)
-        saved_key = json.loads((job_dir / "job.json").read_text())["batches"][0]["idempotency_key"]
+        saved_key = JobStore(job_dir).load().to_dict()["batches"][0]["idempotency_key"]
         (other,) = plan_batches(_requests(_frame(1)))
         client.create_batch(other.body, idempotency_key=saved_key)  # the key, another body
         with pytest.raises(errors.IdempotencyConflictError) as caught:

@@ -372,7 +372,7 @@ def test_job_records_its_protocol_and_open_uses_it(tmp_path, monkeypatch):
     fake = FakeOpenAI(polls_to_end=99)
     job = _submit(fake, tmp_path)
     assert job.protocol == "openai"
-    assert json.loads((job.path / "job.json").read_text())["protocol"] == "openai"
+    assert JobStore(job.path).load().protocol == "openai"
     monkeypatch.setenv("OPENAI_API_KEY", KEY)
     monkeypatch.setenv("SIRAYA_API_KEY", "siraya-key")
     opened = sf.Job.open(job.path)
@@ -389,10 +389,12 @@ def test_a_client_of_another_protocol_is_refused(tmp_path):
 
 def test_an_old_job_dir_without_protocol_is_siraya(tmp_path):
     job = _submit(FakeOpenAI(polls_to_end=99), tmp_path)
-    data = json.loads((job.path / "job.json").read_text())
+    data = JobStore(job.path).load().to_dict()
     del data["protocol"]
-    (job.path / "job.json").write_text(json.dumps(data))
+    (job.path / "job.json").write_text(json.dumps(data))  # a job dir of the job.json days
+    (job.path / "job.sqlite3").unlink()
     assert JobStore(job.path).load().protocol == "siraya"
+    assert (job.path / "job.json.migrated").is_file() and not (job.path / "job.json").exists()
 
 
 def test_run_protocol_argument_makes_the_client(tmp_path, monkeypatch):
