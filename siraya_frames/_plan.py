@@ -19,6 +19,7 @@ Examples
 from __future__ import annotations
 
 import bisect
+import hashlib
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -35,29 +36,6 @@ BODY_TAIL = b"]}"
 BODY_OVERHEAD = len(BODY_HEAD) + len(BODY_TAIL)
 _CHUNK = 20_000
 """Unique requests turned into lines at a time (cache- and memory-friendly)."""
-
-
-@dataclass(frozen=True)
-class BatchPayload:
-    """One ``POST /v1/batches`` body and what it holds.
-
-    Attributes
-    ----------
-    index
-        Position of this batch in the plan, from 0.
-    custom_ids
-        The ids in the body, in order.
-    body
-        The complete JSON body, UTF-8 bytes.
-    n_requests, n_bytes
-        ``len(custom_ids)`` and ``len(body)``.
-    """
-
-    index: int
-    custom_ids: tuple[str, ...]
-    body: bytes
-    n_requests: int
-    n_bytes: int
 
 
 def unique_requests(requests: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
@@ -160,6 +138,47 @@ JSON_REQUESTS = RequestEncoding(request_lines)
 """The ``{"requests":[{"custom_id","params"},...]}`` body of Siraya and Anthropic."""
 
 
+@dataclass(frozen=True, eq=False)
+class BatchPayload:
+    """One planned ``POST /v1/batches`` body: what it holds, its size and its hash.
+
+    The body itself is not kept: :attr:`body` builds it again from the batch's rows each
+    time it is read (the same bytes every time), so a plan of many batches holds the
+    requests once, not every body at once.
+
+    Attributes
+    ----------
+    index
+        Position of this batch in the plan, from 0.
+    rows
+        The batch's unique requests (``custom_id`` and ``params`` or ``params_json``), a
+        slice of the planned frame.
+    encoding
+        How the body is made from ``rows``.
+    n_requests, n_bytes
+        ``len(custom_ids)`` and ``len(body)``.
+    sha256
+        Hex SHA-256 of ``body``, computed when planned.
+    """
+
+    index: int
+    rows: pl.DataFrame = field(repr=False)
+    encoding: RequestEncoding = field(repr=False)
+    n_requests: int
+    n_bytes: int
+    sha256: str
+
+    @property
+    def custom_ids(self) -> tuple[str, ...]:
+        """The ids in the body, in order."""
+        return tuple(self.rows["custom_id"].to_list())
+
+    @property
+    def body(self) -> bytes:
+        """The complete body, UTF-8 bytes, built now (not cached)."""
+        return self.encoding.frame(self.encoding.lines(self.rows))
+
+
 def plan_batches(
     requests: pl.DataFrame | pl.LazyFrame,
     *,
@@ -200,52 +219,62 @@ def plan_batches(
     encoding = encoding or JSON_REQUESTS
     _check_limits(max_requests, max_bytes, encoding.overhead)
     unique = _unique_rows(requests)
-    packer = _Packer(max_requests, max_bytes, encoding)
+    packer = _Packer(max_requests, max_bytes, encoding, unique)
     chunk = _CHUNK * max(1, pl.thread_pool_size())  # a small chunk per thread: hot caches
     for start in range(0, unique.height, chunk):
         part = unique.slice(start, chunk)
         lines = encoding.lines(part)
         sizes = lines.str.len_bytes().cast(pl.Int64) + 1
         _check_single_size(part, sizes, max_bytes, encoding.overhead)
-        packer.add(lines, sizes, part["custom_id"].to_list())
+        packer.add(lines, sizes)
     packer.flush()
     return packer.payloads
 
 
 @dataclass
 class _Packer:
-    """Greedy packing of request lines, fed chunk by chunk, into bodies under both limits."""
+    """Greedy packing of request lines, fed chunk by chunk, into bodies under both limits.
+
+    Each body is framed once, hashed and dropped: a payload keeps its rows (a slice of
+    ``unique``), its size and its hash, never its bytes.
+    """
 
     max_requests: int
     max_bytes: int
     encoding: RequestEncoding
+    unique: pl.DataFrame
     payloads: list[BatchPayload] = field(default_factory=list)
     pieces: list[pl.Series] = field(default_factory=list)
-    ids: list[str] = field(default_factory=list)
+    start: int = 0  # row of ``unique`` where the pending body starts
+    count: int = 0  # its lines so far
     size: int = 0  # bytes of the pending lines, a comma after each
 
-    def add(self, lines: pl.Series, sizes: pl.Series, ids: list[str]) -> None:
+    def add(self, lines: pl.Series, sizes: pl.Series) -> None:
         cum, pos = [0, *sizes.cum_sum().to_list()], 0
-        while pos < len(ids):
+        while pos < len(lines):
             room = (
                 self.max_bytes - self.encoding.overhead + 1 - self.size,
-                self.max_requests - len(self.ids),
+                self.max_requests - self.count,
             )
             end = _fit(cum, pos, *room)
             self.pieces.append(lines.slice(pos, end - pos))
-            self.ids += ids[pos:end]
+            self.count += end - pos
             self.size += cum[end] - cum[pos]
-            if end < len(ids):
+            if end < len(lines):
                 self.flush()
             pos = end
 
     def flush(self) -> None:
-        if not self.ids:
+        if not self.count:
             return
         body = self.encoding.frame(pl.concat(self.pieces, rechunk=False))
-        ids = tuple(self.ids)
-        self.payloads.append(BatchPayload(len(self.payloads), ids, body, len(ids), len(body)))
-        self.pieces, self.ids, self.size = [], [], 0
+        rows = self.unique.slice(self.start, self.count)
+        digest = hashlib.sha256(body).hexdigest()
+        index = len(self.payloads)
+        payload = BatchPayload(index, rows, self.encoding, self.count, len(body), digest)
+        self.payloads.append(payload)
+        self.start += self.count
+        self.pieces, self.count, self.size = [], 0, 0
 
 
 def _body(lines: pl.Series, encoding: RequestEncoding | None = None) -> bytes:
