@@ -60,7 +60,7 @@ def unique_requests(requests: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
 
 def _unique_rows(requests: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
     """``row`` (first row of each id), ``custom_id`` and ``params`` or ``params_json``."""
-    frame = requests.collect() if isinstance(requests, pl.LazyFrame) else requests
+    frame = collect_streaming(requests)
     if not isinstance(frame, pl.DataFrame) or "custom_id" not in frame.columns:
         raise InputError(
             "expected a frame from build_requests (custom_id + params) or with custom_id + "
@@ -123,6 +123,22 @@ class RequestEncoding:
     head: bytes = BODY_HEAD
     sep: str = ","
     tail: bytes = BODY_TAIL
+    sizes: Callable[[pl.DataFrame], pl.Series] | None = None
+    """Each line's bytes plus a separator, without making the lines (when it can)."""
+
+    def line_sizes(self, unique: pl.DataFrame) -> pl.Series:
+        """Bytes each unique request adds to a payload (its line and a separator).
+
+        Counted from ``params_json`` when the encoding knows its lines' framing; otherwise
+        the lines are made a chunk at a time and only their lengths kept.
+        """
+        if self.sizes is not None:
+            return self.sizes(unique)
+        parts = [
+            self.lines(unique.slice(i, _CHUNK)).str.len_bytes().cast(pl.Int64) + 1
+            for i in range(0, unique.height, _CHUNK)
+        ]
+        return pl.concat(parts) if parts else pl.Series("line", [], dtype=pl.Int64)
 
     @property
     def overhead(self) -> int:
@@ -134,7 +150,30 @@ class RequestEncoding:
         return _body(lines, self)
 
 
-JSON_REQUESTS = RequestEncoding(request_lines)
+_LINE_FRAMING = len('{"custom_id":"","params":}') + 1  # and a comma
+
+
+def json_line_sizes(unique: pl.DataFrame) -> pl.Series:
+    """Bytes of each :func:`request_lines` line and its comma, from ``params_json`` lengths
+    (encoded here only when the frame holds ``params``), without making the lines.
+
+    Examples
+    --------
+    >>> json_line_sizes(pl.DataFrame({"custom_id": ["a"], "params_json": ["{}"]})).to_list()
+    [30]
+    """
+    if "params_json" in unique.columns:
+        json = unique["params_json"].str.len_bytes()
+    else:  # encoded a chunk at a time, only the lengths kept
+        step = _CHUNK * max(1, pl.thread_pool_size())
+        parts = range(0, unique.height, step)
+        lengths = [encode_params(unique["params"].slice(i, step)).str.len_bytes() for i in parts]
+        json = pl.concat(lengths) if lengths else pl.Series(dtype=pl.UInt32)
+    ids = unique["custom_id"].str.len_bytes()
+    return (json.cast(pl.Int64) + ids.cast(pl.Int64) + _LINE_FRAMING).rename("line")
+
+
+JSON_REQUESTS = RequestEncoding(request_lines, sizes=json_line_sizes)
 """The ``{"requests":[{"custom_id","params"},...]}`` body of Siraya and Anthropic."""
 
 
@@ -313,7 +352,7 @@ def line_sizes(unique: pl.DataFrame) -> pl.Series:
     >>> line_sizes(pl.DataFrame({"custom_id": ["a"], "params_json": ["{}"]})).to_list()
     [30]
     """
-    return request_lines(unique).str.len_bytes().cast(pl.Int64) + 1
+    return JSON_REQUESTS.line_sizes(unique)
 
 
 def _check_limits(max_requests: object, max_bytes: object, overhead: int = BODY_OVERHEAD) -> None:
@@ -378,3 +417,15 @@ def write_jsonl(requests: pl.DataFrame | pl.LazyFrame, path: str | os.PathLike[s
     lines = request_lines(_unique_rows(requests)).to_frame("line")
     lines.write_csv(path, include_header=False, quote_style="never")
     return lines.height
+
+
+def collect_streaming(frame: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
+    """``frame`` itself, or a LazyFrame collected with Polars' streaming engine (in bounded
+    pieces where its plan allows, rather than all of its input at once).
+
+    Examples
+    --------
+    >>> collect_streaming(pl.LazyFrame({"a": [1, 2]}).select(pl.col("a") * 2))["a"].to_list()
+    [2, 4]
+    """
+    return frame.collect(engine="streaming") if isinstance(frame, pl.LazyFrame) else frame

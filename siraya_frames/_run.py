@@ -32,7 +32,12 @@ from siraya_frames import _config
 from siraya_frames._build import build_requests
 from siraya_frames._client import SirayaClient
 from siraya_frames._errors import BudgetExceededError, InputError
-from siraya_frames._estimate import BATCH_DISCOUNT, PRICES_AS_OF, _price_table, estimate
+from siraya_frames._estimate import (
+    BATCH_DISCOUNT,
+    PRICES_AS_OF,
+    _price_table,
+    estimate_planned,
+)
 from siraya_frames._extract import (
     PARSE_ERROR_COLUMN,
     extraction_instructions,
@@ -48,6 +53,7 @@ from siraya_frames._labels import (
     parse_labels,
 )
 from siraya_frames._parquet import write_parquet
+from siraya_frames._plan import collect_streaming, unique_requests
 from siraya_frames._protocols import get_protocol
 from siraya_frames._results import ResultsWarning
 
@@ -214,16 +220,19 @@ def run(
         max_tokens=max_tokens,
         **params,
     )
-    requests = requests.collect() if isinstance(requests, pl.LazyFrame) else requests
+    requests = collect_streaming(requests)  # built once, for the plan and the join
+    unique = unique_requests(requests)  # encoded once, for the budget and the plan
     wire = client.wire if client is not None else get_protocol(_config.resolve_protocol(protocol))
     if max_cost_usd is not None:
         limits = (max_requests or wire.max_requests, max_bytes or wire.max_bytes)
-        _check_budget(requests, max_cost_usd, prices, *limits, protocol=wire.name)
+        _check_budget(requests, unique, max_cost_usd, prices, *limits, protocol=wire.name)
     request_params = {"max_tokens": max_tokens, "system": system, "messages": messages, **params}
     request_params = {k: v for k, v in request_params.items() if v is not None}
     provenance = _provenance(prompt, template, model, labels, abstain, norm_schema, request_params)
+    if unique.is_empty():
+        unique = requests  # submit says there is nothing to send
     job = submit(
-        requests,
+        unique,
         client=client,
         job_dir=job_dir,
         max_requests=max_requests,
@@ -252,6 +261,7 @@ def run(
 
 def _check_budget(
     requests: pl.DataFrame,
+    unique: pl.DataFrame,
     max_cost_usd: float,
     prices: Mapping[str, Mapping[str, float]] | None,
     max_requests: int,
@@ -261,7 +271,7 @@ def _check_budget(
 ) -> None:
     """Refuse a run whose estimated batch cost is over ``max_cost_usd``, before any spend."""
     limits = {"max_requests": max_requests, "max_bytes": max_bytes, "protocol": protocol}
-    est = estimate(requests, prices, **limits).row(0, named=True)
+    est = estimate_planned(requests, unique, prices, **limits).row(0, named=True)
     cost = est["estimated_cost_usd"]
     if cost is None:
         raise BudgetExceededError(f"max_cost_usd={max_cost_usd} cannot be checked: {est['note']}")
