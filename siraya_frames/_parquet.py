@@ -30,6 +30,7 @@ import polars as pl
 import pyarrow.parquet as pq
 import xxhash
 
+from siraya_frames._ids import update_joined
 from siraya_frames._store import utc_now
 
 if TYPE_CHECKING:
@@ -70,8 +71,11 @@ def _facts(lazy: pl.LazyFrame, prefix: str) -> dict[str, Any]:
     totals = next(done).row(0, named=True) if tokens else {}
     for name in _TOKEN_COLUMNS:
         facts[name] = int(totals[name] or 0) if name in totals else None
-    ids = next(done).to_series().to_list() if has_ids else None
-    facts["params_hash"] = xxhash.xxh3_128_hexdigest("\n".join(ids).encode()) if has_ids else None
+    facts["params_hash"] = None
+    if has_ids:
+        digest = xxhash.xxh3_128()
+        update_joined(digest, next(done).to_series())
+        facts["params_hash"] = digest.hexdigest()
     return facts
 
 
