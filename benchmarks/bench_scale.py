@@ -70,9 +70,13 @@ def measure_rows(n_rows: int, base_url: str, *, lazy: bool = False) -> dict[str,
         peaks[name] = _peak_mib()
         return value
 
-    requests = step(
-        "build", lambda: sf.build_requests(source, prompt=PROMPT, model=MODEL, max_tokens=16)
-    )
+    def build() -> pl.DataFrame | pl.LazyFrame:
+        requests = sf.build_requests(source, prompt=PROMPT, model=MODEL, max_tokens=16)
+        if isinstance(requests, pl.LazyFrame):  # built once, as run() does
+            requests = requests.collect(engine="streaming")
+        return requests
+
+    requests = step("build", build)
     with sf.SirayaClient("bench-key", base_url) as client:
         job = step(
             "submit",

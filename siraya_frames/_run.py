@@ -231,6 +231,8 @@ def run(
     provenance = _provenance(prompt, template, model, labels, abstain, norm_schema, request_params)
     if unique.is_empty():
         unique = requests  # submit says there is nothing to send
+    models = _request_models(requests)
+    requests = requests.drop("params")  # its JSON is in ``unique``, then in the job: free it
     job = submit(
         unique,
         client=client,
@@ -241,6 +243,7 @@ def run(
         protocol=protocol,
         max_result_bytes=max_result_bytes,
     )
+    del unique
     if not wait:
         return job
     job.wait(timeout=timeout, progress=progress)
@@ -248,7 +251,7 @@ def run(
     out = _add_task_columns(
         joined, labels=labels, abstain=abstain, schema=norm_schema, prefix=prefix
     )
-    tokens = _per_model_tokens(out, prefix, requests, None)
+    tokens = _per_model_tokens(out, prefix, models, None)
     cost = _cost_record(tokens, prices)
     summary = _summary_frame(out, prefix, tokens, cost)  # = summarize(out, requests, ...)
     _warn_if_unusable(summary, out, prefix, job)
@@ -363,10 +366,17 @@ _TOKENS = ("input_tokens", "cache_read_input_tokens", "cache_creation_input_toke
 _RATES = ("input_price", "cache_read_price", "cache_write_price", "output_price")
 
 
+def _request_models(requests: pl.DataFrame) -> pl.DataFrame:
+    """``custom_id`` and ``model`` of each unique request of a :func:`build_requests` frame."""
+    model = pl.col("params").struct.field("model").alias("model")
+    return requests.select("custom_id", model).unique("custom_id")
+
+
 def _per_model_tokens(
-    out: pl.DataFrame, prefix: str, requests: pl.DataFrame | None, model: str | None
+    out: pl.DataFrame, prefix: str, models: pl.DataFrame | None, model: str | None
 ) -> pl.DataFrame:
-    """Actual tokens per requested model, each unique request counted once.
+    """Actual tokens per requested model (``models``: see :func:`_request_models`), each
+    unique request counted once.
 
     The cache columns count 0 when the frame has none (written before they existed).
     """
@@ -383,10 +393,7 @@ def _per_model_tokens(
         .drop_nulls("custom_id")
         .unique("custom_id", keep="first", maintain_order=True)
     )
-    if requests is not None:
-        models = requests.select(
-            "custom_id", pl.col("params").struct.field("model").alias("model")
-        ).unique("custom_id")
+    if models is not None:
         unique = unique.join(models, on="custom_id", how="left")
     else:
         unique = unique.with_columns(model=pl.lit(model, pl.String))
@@ -454,7 +461,8 @@ def summarize(
     >>> s.select("rows", "unique_requests", "input_tokens", "cost_usd").row(0)
     (3, 2, 150, 1.575e-05)
     """
-    tokens = _per_model_tokens(out, prefix, requests, model)
+    models = _request_models(requests) if requests is not None else None
+    tokens = _per_model_tokens(out, prefix, models, model)
     return _summary_frame(out, prefix, tokens, _cost_record(tokens, prices))
 
 
