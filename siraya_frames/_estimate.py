@@ -26,8 +26,9 @@ import polars as pl
 
 from siraya_frames._config import resolve_protocol
 from siraya_frames._errors import ParameterError
-from siraya_frames._plan import _check_limits, _unique_rows, batch_bounds, collect_streaming
+from siraya_frames._plan import _check_limits, batch_bounds
 from siraya_frames._protocols import get_protocol
+from siraya_frames._unique import _unique_rows, collect_requests
 from siraya_frames._validate import is_finite_number
 
 PRICES_AS_OF = "2026-11-01"
@@ -135,7 +136,7 @@ def estimate(
     ...     print(str(exc).split(" of request")[0])
     parameter 'top_k'
     """
-    frame = collect_streaming(requests)
+    frame = collect_requests(requests)
     limits = {"max_requests": max_requests, "max_bytes": max_bytes, "protocol": protocol}
     return estimate_planned(frame, None, prices, **limits)
 

@@ -26,9 +26,15 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from siraya_frames._build import ID_PATTERN, encode_params, is_plain, select_in_parallel
+from siraya_frames._build import encode_params, is_plain, select_in_parallel
 from siraya_frames._config import DEFAULT_MAX_BYTES, DEFAULT_MAX_REQUESTS
-from siraya_frames._errors import BatchLimitError, InputError, ParameterError
+from siraya_frames._errors import BatchLimitError, ParameterError
+from siraya_frames._unique import (  # noqa: F401 (re-exported: the plan's input)
+    _unique_rows,
+    collect_requests,
+    collect_streaming,
+    unique_requests,
+)
 from siraya_frames._validate import is_int
 
 BODY_HEAD = b'{"requests":['
@@ -36,56 +42,6 @@ BODY_TAIL = b"]}"
 BODY_OVERHEAD = len(BODY_HEAD) + len(BODY_TAIL)
 _CHUNK = 20_000
 """Unique requests turned into lines at a time (cache- and memory-friendly)."""
-
-
-def unique_requests(requests: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
-    """Return the unique non-null requests: ``custom_id``, ``params_json``, first-seen order.
-
-    ``requests`` is a :func:`build_requests` frame (``custom_id`` + ``params``) or a frame of
-    ``custom_id`` + ``params_json`` (String), such as a job's ``requests.parquet``.
-
-    Examples
-    --------
-    >>> import polars as pl
-    >>> frame = pl.DataFrame({"custom_id": ["b", None, "a", "b"],
-    ...                       "params_json": ['{"n":2}', None, '{"n":1}', '{"n":2}']})
-    >>> unique_requests(frame).rows()
-    [('b', '{"n":2}'), ('a', '{"n":1}')]
-    """
-    unique = _unique_rows(requests)
-    if "params" in unique.columns:
-        unique = unique.with_columns(encode_params(unique["params"]).alias("params_json"))
-    return unique.select("custom_id", "params_json")
-
-
-def _unique_rows(requests: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
-    """``row`` (first row of each id), ``custom_id`` and ``params`` or ``params_json``."""
-    frame = collect_streaming(requests)
-    if not isinstance(frame, pl.DataFrame) or "custom_id" not in frame.columns:
-        raise InputError(
-            "expected a frame from build_requests (custom_id + params) or with custom_id + "
-            "params_json columns"
-        )
-    source = "params_json" if "params_json" in frame.columns else "params"
-    if source not in frame.columns:
-        raise InputError("the requests frame has neither a 'params' nor a 'params_json' column")
-    unique = frame.select(
-        pl.int_range(pl.len(), dtype=pl.Int64).alias("row"), "custom_id", source
-    ).filter(pl.col("custom_id").is_not_null() & pl.col("custom_id").is_first_distinct())
-    _check_ids(unique, source)
-    return unique
-
-
-def _check_ids(unique: pl.DataFrame, source: str) -> None:
-    bad = unique.filter(~pl.col("custom_id").str.contains(ID_PATTERN))
-    if bad.height:
-        raise InputError(
-            f"custom_id {bad['custom_id'][0]!r} (row {bad['row'][0]}) does not match "
-            f"{ID_PATTERN}; {bad.height} ids are invalid"
-        )
-    if unique[source].null_count():
-        row = unique.filter(pl.col(source).is_null())["row"][0]
-        raise InputError(f"row {row} has a custom_id but null {source}")
 
 
 def request_lines(unique: pl.DataFrame) -> pl.Series:
@@ -417,15 +373,3 @@ def write_jsonl(requests: pl.DataFrame | pl.LazyFrame, path: str | os.PathLike[s
     lines = request_lines(_unique_rows(requests)).to_frame("line")
     lines.write_csv(path, include_header=False, quote_style="never")
     return lines.height
-
-
-def collect_streaming(frame: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
-    """``frame`` itself, or a LazyFrame collected with Polars' streaming engine (in bounded
-    pieces where its plan allows, rather than all of its input at once).
-
-    Examples
-    --------
-    >>> collect_streaming(pl.LazyFrame({"a": [1, 2]}).select(pl.col("a") * 2))["a"].to_list()
-    [2, 4]
-    """
-    return frame.collect(engine="streaming") if isinstance(frame, pl.LazyFrame) else frame

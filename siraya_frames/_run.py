@@ -53,9 +53,9 @@ from siraya_frames._labels import (
     parse_labels,
 )
 from siraya_frames._parquet import write_parquet
-from siraya_frames._plan import collect_streaming, unique_requests
 from siraya_frames._protocols import get_protocol
 from siraya_frames._results import ResultsWarning
+from siraya_frames._unique import collect_streaming, unique_requests
 
 logger = logging.getLogger("siraya_frames")
 
