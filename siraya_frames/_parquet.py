@@ -50,31 +50,28 @@ _TOKEN_COLUMNS = (
 
 
 def _facts(lazy: pl.LazyFrame, prefix: str) -> dict[str, Any]:
-    """Rows, outcomes, token totals and ``params_hash`` of a frame, in one streaming pass
-    per query (``pl.collect_all``), never holding more than the unique ids."""
+    """Rows, outcomes, token totals and ``params_hash`` of a frame: small queries run one
+    after another, streaming, never holding more than the unique ids."""
     names = lazy.collect_schema().names()
     status, has_ids = f"{prefix}result_status", "custom_id" in names
     tokens = [t for t in _TOKEN_COLUMNS if f"{prefix}{t}" in names]
-    queries = [lazy.select(pl.len().alias("rows"))]
-    if status in names:
-        queries.append(lazy.group_by(pl.col(status).fill_null("skipped")).len())
-    if tokens:  # a shared answer (one custom_id on many rows) counts once
-        per_id = lazy.drop_nulls("custom_id").unique("custom_id") if has_ids else lazy
-        queries.append(per_id.select(pl.col(f"{prefix}{t}").sum().alias(t) for t in tokens))
-    if has_ids:  # the sorted unique ids are hashes of every request's parameters
-        queries.append(lazy.select(pl.col("custom_id").drop_nulls().unique().sort()))
-    done = iter(pl.collect_all(queries, engine="streaming"))
-    facts: dict[str, Any] = {"rows": next(done).item(), "outcomes": {}}
-    if status in names:
-        counts = next(done).sort(["len", status], descending=[True, False])
-        facts["outcomes"] = {str(k): int(v) for k, v in counts.iter_rows()}
-    totals = next(done).row(0, named=True) if tokens else {}
-    for name in _TOKEN_COLUMNS:
-        facts[name] = int(totals[name] or 0) if name in totals else None
-    facts["params_hash"] = None
+    once = pl.lit(True)  # a shared answer (one custom_id on many rows) counts once
     if has_ids:
+        once = pl.col("custom_id").is_not_null() & pl.col("custom_id").is_first_distinct()
+    sums = [pl.col(f"{prefix}{t}").filter(once).sum().alias(t) for t in tokens]
+    totals = lazy.select(pl.len().alias("rows"), *sums).collect(engine="streaming")
+    facts: dict[str, Any] = {"rows": totals["rows"].item(), "outcomes": {}}
+    for name in _TOKEN_COLUMNS:
+        facts[name] = int(totals[name].item() or 0) if name in tokens else None
+    if status in names:
+        counts = lazy.group_by(pl.col(status).fill_null("skipped")).len()
+        counts = counts.collect(engine="streaming").sort(["len", status], descending=[True, False])
+        facts["outcomes"] = {str(k): int(v) for k, v in counts.iter_rows()}
+    facts["params_hash"] = None
+    if has_ids:  # the sorted unique ids are hashes of every request's parameters
+        ids = lazy.select(pl.col("custom_id").drop_nulls().unique().sort())
         digest = xxhash.xxh3_128()
-        update_joined(digest, next(done).to_series())
+        update_joined(digest, ids.collect(engine="streaming").to_series())
         facts["params_hash"] = digest.hexdigest()
     return facts
 

@@ -88,12 +88,18 @@ def test_a_lazy_frame_is_written_by_the_streaming_sink_with_its_provenance(tmp_p
         }
     ).write_parquet(source)
 
-    def refuse(*args, **kwargs):
-        raise AssertionError("collected whole")
+    collected: list[list[str]] = []
+    collect = pl.LazyFrame.collect
 
-    monkeypatch.setattr(pl.LazyFrame, "collect", refuse)
+    def spy(self, *args, **kwargs):
+        frame = collect(self, *args, **kwargs)
+        collected.append(frame.columns)
+        return frame
+
+    monkeypatch.setattr(pl.LazyFrame, "collect", spy)
     sf.write_parquet(pl.scan_parquet(source), tmp_path / "out.parquet", provenance={"k": 1})
     monkeypatch.undo()
+    assert collected and all(len(columns) < 3 for columns in collected)  # counts, never rows
     facts = sf.read_provenance(tmp_path / "out.parquet")
     assert facts["rows"] == 4 and facts["k"] == 1
     assert facts["outcomes"] == {"succeeded": 2, "errored": 1, "skipped": 1}
