@@ -72,6 +72,7 @@ _HASH_CHUNK = 20_000
 _PREFIX_PATTERN = r"[a-zA-Z0-9_-]{0,16}"
 _TMP = "__siraya_frames_"
 _OUTPUT = ("custom_id", "params")
+_ROW = f"{_TMP}row"
 _LITERAL_DTYPES: dict[str, pl.DataType] = {
     "model": pl.String(),
     "max_tokens": pl.Int64(),
@@ -183,13 +184,26 @@ def build_requests(
 
 
 def _build_lazy(lf: pl.LazyFrame, spec: dict[str, Any]) -> pl.LazyFrame:
-    """Check names and literals now (on an empty frame); build the rows at collect time."""
+    """Check names and literals now (on an empty frame); build the rows at collect time.
+
+    Every row is built on its own, so the plan streams: Polars' streaming engine builds the
+    frame a piece at a time (each piece knows its first row, for the error messages). With
+    ``dedupe=False`` the k-th repeat of a request is counted over all rows, so the frame is
+    built whole.
+    """
     empty = pl.DataFrame(schema=lf.collect_schema())
     schema = _build_eager(empty, spec).schema
-    return lf.map_batches(lambda df: _build_eager(df, spec), schema=schema)
+    if not spec["dedupe"]:
+        return lf.map_batches(lambda df: _build_eager(df, spec), schema=schema)
+
+    def piece(df: pl.DataFrame) -> pl.DataFrame:
+        offset = int(df[_ROW][0]) if df.height else 0
+        return _build_eager(df.drop(_ROW), spec, offset=offset)
+
+    return lf.with_row_index(_ROW).map_batches(piece, schema=schema, streamable=True)
 
 
-def _build_eager(df: pl.DataFrame, spec: dict[str, Any]) -> pl.DataFrame:
+def _build_eager(df: pl.DataFrame, spec: dict[str, Any], offset: int = 0) -> pl.DataFrame:
     _check_arguments(df, spec)
     on_null = spec["on_null"]
     exprs, used = _message_exprs(df.schema, spec)
@@ -197,14 +211,14 @@ def _build_eager(df: pl.DataFrame, spec: dict[str, Any]) -> pl.DataFrame:
     skip = on_null == "skip" and used
     keep = pl.all_horizontal([pl.col(c).is_not_null() for c in used]) if skip else pl.lit(True)
     if on_null == "error":
-        _validate.check_nulls(df, used, what="prompt, system or messages")
+        _validate.check_nulls(df, used, what="prompt, system or messages", offset=offset)
     work = select_in_parallel(
         df, *(e.alias(k) for k, e in exprs.items()), keep.alias(f"{_TMP}keep")
     )
     keep_col = pl.col(f"{_TMP}keep")
-    _validate.check_column_values(work, columns, keep_col)
+    _validate.check_column_values(work, columns, keep_col, offset=offset)
     if spec["messages"] is not None:
-        _validate.check_message_values(work, f"{_TMP}messages", keep_col)
+        _validate.check_message_values(work, f"{_TMP}messages", keep_col, offset=offset)
     fields = [_field_expr(name, value, exprs) for name, value in params]
     struct = pl.when(keep_col).then(pl.struct(fields)).alias("params")
     params_series = work.select(struct).to_series()

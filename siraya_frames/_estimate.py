@@ -26,8 +26,9 @@ import polars as pl
 
 from siraya_frames._config import resolve_protocol
 from siraya_frames._errors import ParameterError
-from siraya_frames._plan import _check_limits, _unique_rows, batch_bounds
+from siraya_frames._plan import _check_limits, batch_bounds
 from siraya_frames._protocols import get_protocol
+from siraya_frames._unique import _unique_rows, collect_requests
 from siraya_frames._validate import is_finite_number
 
 PRICES_AS_OF = "2026-11-01"
@@ -135,14 +136,30 @@ def estimate(
     ...     print(str(exc).split(" of request")[0])
     parameter 'top_k'
     """
+    frame = collect_requests(requests)
+    limits = {"max_requests": max_requests, "max_bytes": max_bytes, "protocol": protocol}
+    return estimate_planned(frame, None, prices, **limits)
+
+
+def estimate_planned(
+    frame: pl.DataFrame,
+    encoded: pl.DataFrame | None,
+    prices: Mapping[str, Mapping[str, float]] | None = None,
+    *,
+    max_requests: int | None = None,
+    max_bytes: int | None = None,
+    protocol: str | None = None,
+) -> pl.DataFrame:
+    """:func:`estimate` of ``frame``, whose unique requests were already encoded as
+    ``encoded`` (``custom_id`` + ``params_json``, from :func:`unique_requests`): the batch
+    sizes are counted from that JSON instead of encoding it again (``None``: encode here)."""
     wire = get_protocol(resolve_protocol(protocol))
     max_requests = wire.max_requests if max_requests is None else max_requests
     max_bytes = wire.max_bytes if max_bytes is None else max_bytes
     _check_limits(max_requests, max_bytes)
     table = _price_table(prices)
-    frame = requests.collect() if isinstance(requests, pl.LazyFrame) else requests
     unique = _unique_rows(frame)
-    sizes = wire.encoding.lines(unique).str.len_bytes().cast(pl.Int64) + 1
+    sizes = wire.encoding.line_sizes(encoded if encoded is not None else unique)
     bounds = batch_bounds(sizes, max_requests=max_requests, max_bytes=max_bytes)
     per_model = _tokens_by_model(_params_fields(unique))
     n_requests = frame.height - frame["custom_id"].null_count()

@@ -106,3 +106,24 @@ def number_repeats(ids: pl.Series) -> pl.Series:
     repeat = pl.int_range(pl.len()).over(name)
     numbered = pl.when(repeat > 0).then(pl.col(name) + "-" + repeat.cast(pl.String))
     return ids.to_frame().select(numbered.otherwise(pl.col(name))).to_series()
+
+
+_JOIN_CHUNK = 200_000
+"""Strings joined (by Polars) then hashed at a time, in :func:`update_joined`."""
+
+
+def update_joined(digest: object, strings: pl.Series, sep: str = "\n") -> None:
+    """``digest.update(sep.join(strings).encode())``, a chunk at a time: the same digest
+    without a Python object per string, nor the whole joined text at once.
+
+    Examples
+    --------
+    >>> ids = pl.Series(["a", "bc", "d"])
+    >>> digest = xxhash.xxh3_64()
+    >>> update_joined(digest, ids)
+    >>> digest.hexdigest() == xxhash.xxh3_64(b"a\\nbc\\nd").hexdigest()
+    True
+    """
+    for start in range(0, len(strings), _JOIN_CHUNK):
+        text = strings.slice(start, _JOIN_CHUNK).str.join(sep).item()
+        digest.update(((sep if start else "") + text).encode())  # type: ignore[attr-defined]

@@ -38,6 +38,7 @@ from siraya_frames import _config
 from siraya_frames._client import AsyncSirayaClient, SirayaClient
 from siraya_frames._collect import collect_results, outcome_totals, retryable
 from siraya_frames._errors import JobBusyError, JobError, JobStoreError, SirayaError
+from siraya_frames._ids import update_joined
 from siraya_frames._plan import BatchPayload, unique_requests
 from siraya_frames._polling import PollSchedule, Steps, adrive, drive
 from siraya_frames._store import JobState, JobStore
@@ -58,7 +59,7 @@ __all__ = ["Job", "JobStatus", "iter_jobs", "submit"]
 
 def _job_id(ids: pl.Series, base_url: str) -> str:
     digest = xxhash.xxh3_64(base_url.encode() + b"\n")
-    digest.update("\n".join(ids.to_list()).encode())
+    update_joined(digest, ids)
     return digest.hexdigest()
 
 

@@ -54,7 +54,7 @@ _ANSWER_ID = "__siraya_answer_id"
 
 def _collect(frame: pl.DataFrame | pl.LazyFrame, name: str) -> pl.DataFrame:
     if isinstance(frame, pl.LazyFrame):
-        return frame.collect()
+        return frame.collect(engine="streaming")
     if isinstance(frame, pl.DataFrame):
         return frame
     raise InputError(f"{name} must be a Polars DataFrame or LazyFrame, not {type(frame).__name__}")

@@ -19,6 +19,7 @@ Examples
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import uuid
@@ -29,6 +30,7 @@ import polars as pl
 import pyarrow.parquet as pq
 import xxhash
 
+from siraya_frames._ids import update_joined
 from siraya_frames._store import utc_now
 
 if TYPE_CHECKING:
@@ -39,28 +41,39 @@ __all__ = ["PROVENANCE_KEY", "read_provenance", "write_parquet"]
 PROVENANCE_KEY = b"siraya_frames"
 
 
-def _outcomes(df: pl.DataFrame, column: str) -> dict[str, int]:
-    if column not in df.columns:
-        return {}
-    counts = df.get_column(column).fill_null("skipped").value_counts(sort=True)
-    return {str(k): int(v) for k, v in counts.iter_rows()}
+_TOKEN_COLUMNS = (
+    "input_tokens",
+    "output_tokens",
+    "cache_read_input_tokens",
+    "cache_creation_input_tokens",
+)
 
 
-def _token_total(df: pl.DataFrame, column: str) -> int | None:
-    """Tokens used: a shared answer (one custom_id on many rows) counts once."""
-    if column not in df.columns:
-        return None
-    if "custom_id" in df.columns:
-        df = df.drop_nulls("custom_id").unique("custom_id", keep="first")
-    return int(df.get_column(column).sum())
-
-
-def _params_hash(df: pl.DataFrame) -> str | None:
-    """One hash of every request's parameters: the sorted unique ids are hashes of them."""
-    if "custom_id" not in df.columns:
-        return None
-    ids = df.get_column("custom_id").drop_nulls().unique().sort()
-    return xxhash.xxh3_128_hexdigest("\n".join(ids.to_list()).encode())
+def _facts(lazy: pl.LazyFrame, prefix: str) -> dict[str, Any]:
+    """Rows, outcomes, token totals and ``params_hash`` of a frame: small queries run one
+    after another, streaming, never holding more than the unique ids."""
+    names = lazy.collect_schema().names()
+    status, has_ids = f"{prefix}result_status", "custom_id" in names
+    tokens = [t for t in _TOKEN_COLUMNS if f"{prefix}{t}" in names]
+    once = pl.lit(True)  # a shared answer (one custom_id on many rows) counts once
+    if has_ids:
+        once = pl.col("custom_id").is_not_null() & pl.col("custom_id").is_first_distinct()
+    sums = [pl.col(f"{prefix}{t}").filter(once).sum().alias(t) for t in tokens]
+    totals = lazy.select(pl.len().alias("rows"), *sums).collect(engine="streaming")
+    facts: dict[str, Any] = {"rows": totals["rows"].item(), "outcomes": {}}
+    for name in _TOKEN_COLUMNS:
+        facts[name] = int(totals[name].item() or 0) if name in tokens else None
+    if status in names:
+        counts = lazy.group_by(pl.col(status).fill_null("skipped")).len()
+        counts = counts.collect(engine="streaming").sort(["len", status], descending=[True, False])
+        facts["outcomes"] = {str(k): int(v) for k, v in counts.iter_rows()}
+    facts["params_hash"] = None
+    if has_ids:  # the sorted unique ids are hashes of every request's parameters
+        ids = lazy.select(pl.col("custom_id").drop_nulls().unique().sort())
+        digest = xxhash.xxh3_128()
+        update_joined(digest, ids.collect(engine="streaming").to_series())
+        facts["params_hash"] = digest.hexdigest()
+    return facts
 
 
 def _job_facts(job: Job) -> dict[str, Any]:
@@ -77,7 +90,7 @@ def _job_facts(job: Job) -> dict[str, Any]:
 
 
 def build_provenance(
-    df: pl.DataFrame,
+    df: pl.DataFrame | pl.LazyFrame,
     *,
     job: Job | None = None,
     prefix: str = "",
@@ -90,13 +103,7 @@ def build_provenance(
         "library": "siraya-frames",
         "version": __version__,
         "written_at": utc_now(),
-        "rows": df.height,
-        "outcomes": _outcomes(df, f"{prefix}result_status"),
-        "input_tokens": _token_total(df, f"{prefix}input_tokens"),
-        "output_tokens": _token_total(df, f"{prefix}output_tokens"),
-        "cache_read_input_tokens": _token_total(df, f"{prefix}cache_read_input_tokens"),
-        "cache_creation_input_tokens": _token_total(df, f"{prefix}cache_creation_input_tokens"),
-        "params_hash": _params_hash(df),
+        **_facts(df.lazy(), prefix),
     }
     if job is not None:
         record.update(_job_facts(job))
@@ -128,28 +135,37 @@ def write_parquet(
     provenance
         Extra facts to record; values JSON cannot hold (dates, paths) are written as text.
     """
-    frame = df.collect() if isinstance(df, pl.LazyFrame) else df
-    record = build_provenance(frame, job=job, prefix=prefix, extra=provenance)
-    encoded = json.dumps(record, default=str).encode()  # dates, paths...: written as text
-    table = frame.to_arrow()
-    table = table.replace_schema_metadata(
-        {**(table.schema.metadata or {}), PROVENANCE_KEY: encoded}
-    )
+    lazy = df.lazy()
+    record = build_provenance(lazy, job=job, prefix=prefix, extra=provenance)
+    encoded = json.dumps(record, default=str)  # dates, paths...: written as text
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     # A fresh name the writer creates itself, so the file gets the usual permissions (umask)
     # rather than mkstemp's owner-only ones.
     tmp = target.with_name(f".{target.name}.{os.getpid()}.{uuid.uuid4().hex}.tmp")
     try:
-        pq.write_table(table, tmp)
+        _sink(lazy, tmp, encoded)
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
 
 
+def _sink(lazy: pl.LazyFrame, path: Path, provenance: str) -> None:
+    """Write with Polars' streaming sink (row groups written as they are made), the
+    provenance in the file's key-value metadata; through pyarrow where the installed Polars
+    has no ``sink_parquet(metadata=)``."""
+    key = PROVENANCE_KEY.decode()
+    if "metadata" in inspect.signature(pl.LazyFrame.sink_parquet).parameters:
+        lazy.sink_parquet(path, metadata={key: provenance}, engine="streaming")
+        return
+    table = lazy.collect(engine="streaming").to_arrow()
+    metadata = {**(table.schema.metadata or {}), PROVENANCE_KEY: provenance.encode()}
+    pq.write_table(table.replace_schema_metadata(metadata), path)
+
+
 def read_provenance(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Read back the provenance that :func:`write_parquet` stored; ``{}`` when there is none."""
-    metadata = pq.read_schema(path).metadata or {}
+    metadata = pq.read_metadata(path).metadata or {}  # the file's key-value metadata
     raw = metadata.get(PROVENANCE_KEY)
     return json.loads(raw) if raw else {}

@@ -19,15 +19,22 @@ Examples
 from __future__ import annotations
 
 import bisect
+import hashlib
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import polars as pl
 
-from siraya_frames._build import ID_PATTERN, encode_params, is_plain, select_in_parallel
+from siraya_frames._build import encode_params, is_plain, select_in_parallel
 from siraya_frames._config import DEFAULT_MAX_BYTES, DEFAULT_MAX_REQUESTS
-from siraya_frames._errors import BatchLimitError, InputError, ParameterError
+from siraya_frames._errors import BatchLimitError, ParameterError
+from siraya_frames._unique import (  # noqa: F401 (re-exported: the plan's input)
+    _unique_rows,
+    collect_requests,
+    collect_streaming,
+    unique_requests,
+)
 from siraya_frames._validate import is_int
 
 BODY_HEAD = b'{"requests":['
@@ -35,79 +42,6 @@ BODY_TAIL = b"]}"
 BODY_OVERHEAD = len(BODY_HEAD) + len(BODY_TAIL)
 _CHUNK = 20_000
 """Unique requests turned into lines at a time (cache- and memory-friendly)."""
-
-
-@dataclass(frozen=True)
-class BatchPayload:
-    """One ``POST /v1/batches`` body and what it holds.
-
-    Attributes
-    ----------
-    index
-        Position of this batch in the plan, from 0.
-    custom_ids
-        The ids in the body, in order.
-    body
-        The complete JSON body, UTF-8 bytes.
-    n_requests, n_bytes
-        ``len(custom_ids)`` and ``len(body)``.
-    """
-
-    index: int
-    custom_ids: tuple[str, ...]
-    body: bytes
-    n_requests: int
-    n_bytes: int
-
-
-def unique_requests(requests: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
-    """Return the unique non-null requests: ``custom_id``, ``params_json``, first-seen order.
-
-    ``requests`` is a :func:`build_requests` frame (``custom_id`` + ``params``) or a frame of
-    ``custom_id`` + ``params_json`` (String), such as a job's ``requests.parquet``.
-
-    Examples
-    --------
-    >>> import polars as pl
-    >>> frame = pl.DataFrame({"custom_id": ["b", None, "a", "b"],
-    ...                       "params_json": ['{"n":2}', None, '{"n":1}', '{"n":2}']})
-    >>> unique_requests(frame).rows()
-    [('b', '{"n":2}'), ('a', '{"n":1}')]
-    """
-    unique = _unique_rows(requests)
-    if "params" in unique.columns:
-        unique = unique.with_columns(encode_params(unique["params"]).alias("params_json"))
-    return unique.select("custom_id", "params_json")
-
-
-def _unique_rows(requests: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
-    """``row`` (first row of each id), ``custom_id`` and ``params`` or ``params_json``."""
-    frame = requests.collect() if isinstance(requests, pl.LazyFrame) else requests
-    if not isinstance(frame, pl.DataFrame) or "custom_id" not in frame.columns:
-        raise InputError(
-            "expected a frame from build_requests (custom_id + params) or with custom_id + "
-            "params_json columns"
-        )
-    source = "params_json" if "params_json" in frame.columns else "params"
-    if source not in frame.columns:
-        raise InputError("the requests frame has neither a 'params' nor a 'params_json' column")
-    unique = frame.select(
-        pl.int_range(pl.len(), dtype=pl.Int64).alias("row"), "custom_id", source
-    ).filter(pl.col("custom_id").is_not_null() & pl.col("custom_id").is_first_distinct())
-    _check_ids(unique, source)
-    return unique
-
-
-def _check_ids(unique: pl.DataFrame, source: str) -> None:
-    bad = unique.filter(~pl.col("custom_id").str.contains(ID_PATTERN))
-    if bad.height:
-        raise InputError(
-            f"custom_id {bad['custom_id'][0]!r} (row {bad['row'][0]}) does not match "
-            f"{ID_PATTERN}; {bad.height} ids are invalid"
-        )
-    if unique[source].null_count():
-        row = unique.filter(pl.col(source).is_null())["row"][0]
-        raise InputError(f"row {row} has a custom_id but null {source}")
 
 
 def request_lines(unique: pl.DataFrame) -> pl.Series:
@@ -145,6 +79,22 @@ class RequestEncoding:
     head: bytes = BODY_HEAD
     sep: str = ","
     tail: bytes = BODY_TAIL
+    sizes: Callable[[pl.DataFrame], pl.Series] | None = None
+    """Each line's bytes plus a separator, without making the lines (when it can)."""
+
+    def line_sizes(self, unique: pl.DataFrame) -> pl.Series:
+        """Bytes each unique request adds to a payload (its line and a separator).
+
+        Counted from ``params_json`` when the encoding knows its lines' framing; otherwise
+        the lines are made a chunk at a time and only their lengths kept.
+        """
+        if self.sizes is not None:
+            return self.sizes(unique)
+        parts = [
+            self.lines(unique.slice(i, _CHUNK)).str.len_bytes().cast(pl.Int64) + 1
+            for i in range(0, unique.height, _CHUNK)
+        ]
+        return pl.concat(parts) if parts else pl.Series("line", [], dtype=pl.Int64)
 
     @property
     def overhead(self) -> int:
@@ -156,8 +106,72 @@ class RequestEncoding:
         return _body(lines, self)
 
 
-JSON_REQUESTS = RequestEncoding(request_lines)
+_LINE_FRAMING = len('{"custom_id":"","params":}') + 1  # and a comma
+
+
+def json_line_sizes(unique: pl.DataFrame) -> pl.Series:
+    """Bytes of each :func:`request_lines` line and its comma, from ``params_json`` lengths
+    (encoded here only when the frame holds ``params``), without making the lines.
+
+    Examples
+    --------
+    >>> json_line_sizes(pl.DataFrame({"custom_id": ["a"], "params_json": ["{}"]})).to_list()
+    [30]
+    """
+    if "params_json" in unique.columns:
+        json = unique["params_json"].str.len_bytes()
+    else:  # encoded a chunk at a time, only the lengths kept
+        step = _CHUNK * max(1, pl.thread_pool_size())
+        parts = range(0, unique.height, step)
+        lengths = [encode_params(unique["params"].slice(i, step)).str.len_bytes() for i in parts]
+        json = pl.concat(lengths) if lengths else pl.Series(dtype=pl.UInt32)
+    ids = unique["custom_id"].str.len_bytes()
+    return (json.cast(pl.Int64) + ids.cast(pl.Int64) + _LINE_FRAMING).rename("line")
+
+
+JSON_REQUESTS = RequestEncoding(request_lines, sizes=json_line_sizes)
 """The ``{"requests":[{"custom_id","params"},...]}`` body of Siraya and Anthropic."""
+
+
+@dataclass(frozen=True, eq=False)
+class BatchPayload:
+    """One planned ``POST /v1/batches`` body: what it holds, its size and its hash.
+
+    The body itself is not kept: :attr:`body` builds it again from the batch's rows each
+    time it is read (the same bytes every time), so a plan of many batches holds the
+    requests once, not every body at once.
+
+    Attributes
+    ----------
+    index
+        Position of this batch in the plan, from 0.
+    rows
+        The batch's unique requests (``custom_id`` and ``params`` or ``params_json``), a
+        slice of the planned frame.
+    encoding
+        How the body is made from ``rows``.
+    n_requests, n_bytes
+        ``len(custom_ids)`` and ``len(body)``.
+    sha256
+        Hex SHA-256 of ``body``, computed when planned.
+    """
+
+    index: int
+    rows: pl.DataFrame = field(repr=False)
+    encoding: RequestEncoding = field(repr=False)
+    n_requests: int
+    n_bytes: int
+    sha256: str
+
+    @property
+    def custom_ids(self) -> tuple[str, ...]:
+        """The ids in the body, in order."""
+        return tuple(self.rows["custom_id"].to_list())
+
+    @property
+    def body(self) -> bytes:
+        """The complete body, UTF-8 bytes, built now (not cached)."""
+        return self.encoding.frame(self.encoding.lines(self.rows))
 
 
 def plan_batches(
@@ -200,52 +214,62 @@ def plan_batches(
     encoding = encoding or JSON_REQUESTS
     _check_limits(max_requests, max_bytes, encoding.overhead)
     unique = _unique_rows(requests)
-    packer = _Packer(max_requests, max_bytes, encoding)
+    packer = _Packer(max_requests, max_bytes, encoding, unique)
     chunk = _CHUNK * max(1, pl.thread_pool_size())  # a small chunk per thread: hot caches
     for start in range(0, unique.height, chunk):
         part = unique.slice(start, chunk)
         lines = encoding.lines(part)
         sizes = lines.str.len_bytes().cast(pl.Int64) + 1
         _check_single_size(part, sizes, max_bytes, encoding.overhead)
-        packer.add(lines, sizes, part["custom_id"].to_list())
+        packer.add(lines, sizes)
     packer.flush()
     return packer.payloads
 
 
 @dataclass
 class _Packer:
-    """Greedy packing of request lines, fed chunk by chunk, into bodies under both limits."""
+    """Greedy packing of request lines, fed chunk by chunk, into bodies under both limits.
+
+    Each body is framed once, hashed and dropped: a payload keeps its rows (a slice of
+    ``unique``), its size and its hash, never its bytes.
+    """
 
     max_requests: int
     max_bytes: int
     encoding: RequestEncoding
+    unique: pl.DataFrame
     payloads: list[BatchPayload] = field(default_factory=list)
     pieces: list[pl.Series] = field(default_factory=list)
-    ids: list[str] = field(default_factory=list)
+    start: int = 0  # row of ``unique`` where the pending body starts
+    count: int = 0  # its lines so far
     size: int = 0  # bytes of the pending lines, a comma after each
 
-    def add(self, lines: pl.Series, sizes: pl.Series, ids: list[str]) -> None:
+    def add(self, lines: pl.Series, sizes: pl.Series) -> None:
         cum, pos = [0, *sizes.cum_sum().to_list()], 0
-        while pos < len(ids):
+        while pos < len(lines):
             room = (
                 self.max_bytes - self.encoding.overhead + 1 - self.size,
-                self.max_requests - len(self.ids),
+                self.max_requests - self.count,
             )
             end = _fit(cum, pos, *room)
             self.pieces.append(lines.slice(pos, end - pos))
-            self.ids += ids[pos:end]
+            self.count += end - pos
             self.size += cum[end] - cum[pos]
-            if end < len(ids):
+            if end < len(lines):
                 self.flush()
             pos = end
 
     def flush(self) -> None:
-        if not self.ids:
+        if not self.count:
             return
         body = self.encoding.frame(pl.concat(self.pieces, rechunk=False))
-        ids = tuple(self.ids)
-        self.payloads.append(BatchPayload(len(self.payloads), ids, body, len(ids), len(body)))
-        self.pieces, self.ids, self.size = [], [], 0
+        rows = self.unique.slice(self.start, self.count)
+        digest = hashlib.sha256(body).hexdigest()
+        index = len(self.payloads)
+        payload = BatchPayload(index, rows, self.encoding, self.count, len(body), digest)
+        self.payloads.append(payload)
+        self.start += self.count
+        self.pieces, self.count, self.size = [], 0, 0
 
 
 def _body(lines: pl.Series, encoding: RequestEncoding | None = None) -> bytes:
@@ -284,7 +308,7 @@ def line_sizes(unique: pl.DataFrame) -> pl.Series:
     >>> line_sizes(pl.DataFrame({"custom_id": ["a"], "params_json": ["{}"]})).to_list()
     [30]
     """
-    return request_lines(unique).str.len_bytes().cast(pl.Int64) + 1
+    return JSON_REQUESTS.line_sizes(unique)
 
 
 def _check_limits(max_requests: object, max_bytes: object, overhead: int = BODY_OVERHEAD) -> None:

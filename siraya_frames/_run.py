@@ -32,7 +32,12 @@ from siraya_frames import _config
 from siraya_frames._build import build_requests
 from siraya_frames._client import SirayaClient
 from siraya_frames._errors import BudgetExceededError, InputError
-from siraya_frames._estimate import BATCH_DISCOUNT, PRICES_AS_OF, _price_table, estimate
+from siraya_frames._estimate import (
+    BATCH_DISCOUNT,
+    PRICES_AS_OF,
+    _price_table,
+    estimate_planned,
+)
 from siraya_frames._extract import (
     PARSE_ERROR_COLUMN,
     extraction_instructions,
@@ -50,6 +55,7 @@ from siraya_frames._labels import (
 from siraya_frames._parquet import write_parquet
 from siraya_frames._protocols import get_protocol
 from siraya_frames._results import ResultsWarning
+from siraya_frames._unique import collect_streaming, unique_requests
 
 logger = logging.getLogger("siraya_frames")
 
@@ -214,16 +220,21 @@ def run(
         max_tokens=max_tokens,
         **params,
     )
-    requests = requests.collect() if isinstance(requests, pl.LazyFrame) else requests
+    requests = collect_streaming(requests)  # built once, for the plan and the join
+    unique = unique_requests(requests)  # encoded once, for the budget and the plan
     wire = client.wire if client is not None else get_protocol(_config.resolve_protocol(protocol))
     if max_cost_usd is not None:
         limits = (max_requests or wire.max_requests, max_bytes or wire.max_bytes)
-        _check_budget(requests, max_cost_usd, prices, *limits, protocol=wire.name)
+        _check_budget(requests, unique, max_cost_usd, prices, *limits, protocol=wire.name)
     request_params = {"max_tokens": max_tokens, "system": system, "messages": messages, **params}
     request_params = {k: v for k, v in request_params.items() if v is not None}
     provenance = _provenance(prompt, template, model, labels, abstain, norm_schema, request_params)
+    if unique.is_empty():
+        unique = requests  # submit says there is nothing to send
+    models = _request_models(requests)
+    requests = requests.drop("params")  # its JSON is in ``unique``, then in the job: free it
     job = submit(
-        requests,
+        unique,
         client=client,
         job_dir=job_dir,
         max_requests=max_requests,
@@ -232,6 +243,7 @@ def run(
         protocol=protocol,
         max_result_bytes=max_result_bytes,
     )
+    del unique
     if not wait:
         return job
     job.wait(timeout=timeout, progress=progress)
@@ -239,7 +251,7 @@ def run(
     out = _add_task_columns(
         joined, labels=labels, abstain=abstain, schema=norm_schema, prefix=prefix
     )
-    tokens = _per_model_tokens(out, prefix, requests, None)
+    tokens = _per_model_tokens(out, prefix, models, None)
     cost = _cost_record(tokens, prices)
     summary = _summary_frame(out, prefix, tokens, cost)  # = summarize(out, requests, ...)
     _warn_if_unusable(summary, out, prefix, job)
@@ -252,6 +264,7 @@ def run(
 
 def _check_budget(
     requests: pl.DataFrame,
+    unique: pl.DataFrame,
     max_cost_usd: float,
     prices: Mapping[str, Mapping[str, float]] | None,
     max_requests: int,
@@ -261,7 +274,7 @@ def _check_budget(
 ) -> None:
     """Refuse a run whose estimated batch cost is over ``max_cost_usd``, before any spend."""
     limits = {"max_requests": max_requests, "max_bytes": max_bytes, "protocol": protocol}
-    est = estimate(requests, prices, **limits).row(0, named=True)
+    est = estimate_planned(requests, unique, prices, **limits).row(0, named=True)
     cost = est["estimated_cost_usd"]
     if cost is None:
         raise BudgetExceededError(f"max_cost_usd={max_cost_usd} cannot be checked: {est['note']}")
@@ -353,10 +366,17 @@ _TOKENS = ("input_tokens", "cache_read_input_tokens", "cache_creation_input_toke
 _RATES = ("input_price", "cache_read_price", "cache_write_price", "output_price")
 
 
+def _request_models(requests: pl.DataFrame) -> pl.DataFrame:
+    """``custom_id`` and ``model`` of each unique request of a :func:`build_requests` frame."""
+    model = pl.col("params").struct.field("model").alias("model")
+    return requests.select("custom_id", model).unique("custom_id")
+
+
 def _per_model_tokens(
-    out: pl.DataFrame, prefix: str, requests: pl.DataFrame | None, model: str | None
+    out: pl.DataFrame, prefix: str, models: pl.DataFrame | None, model: str | None
 ) -> pl.DataFrame:
-    """Actual tokens per requested model, each unique request counted once.
+    """Actual tokens per requested model (``models``: see :func:`_request_models`), each
+    unique request counted once.
 
     The cache columns count 0 when the frame has none (written before they existed).
     """
@@ -373,10 +393,7 @@ def _per_model_tokens(
         .drop_nulls("custom_id")
         .unique("custom_id", keep="first", maintain_order=True)
     )
-    if requests is not None:
-        models = requests.select(
-            "custom_id", pl.col("params").struct.field("model").alias("model")
-        ).unique("custom_id")
+    if models is not None:
         unique = unique.join(models, on="custom_id", how="left")
     else:
         unique = unique.with_columns(model=pl.lit(model, pl.String))
@@ -444,7 +461,8 @@ def summarize(
     >>> s.select("rows", "unique_requests", "input_tokens", "cost_usd").row(0)
     (3, 2, 150, 1.575e-05)
     """
-    tokens = _per_model_tokens(out, prefix, requests, model)
+    models = _request_models(requests) if requests is not None else None
+    tokens = _per_model_tokens(out, prefix, models, model)
     return _summary_frame(out, prefix, tokens, _cost_record(tokens, prices))
 
 

@@ -33,6 +33,7 @@ logger = logging.getLogger("siraya_frames")
 __all__ = [
     "apply_state",
     "idempotency_key",
+    "key_of_digest",
     "next_round",
     "plan_added",
     "plan_round",
@@ -52,13 +53,29 @@ def idempotency_key(job_id: str, key: str, body: bytes) -> str:
     >>> a == b
     False
     """
-    return f"sf-{job_id}-{key}-{hashlib.sha256(body).hexdigest()[:32]}"
+    return key_of_digest(job_id, key, hashlib.sha256(body).hexdigest())
+
+
+def key_of_digest(job_id: str, key: str, sha256: str) -> str:
+    """:func:`idempotency_key` from the body's hex SHA-256 (a plan keeps it, not the body).
+
+    Examples
+    --------
+    >>> body = b'{"requests":[]}'
+    >>> key_of_digest("j1", "r0-b0000", hashlib.sha256(body).hexdigest()) == idempotency_key(
+    ...     "j1", "r0-b0000", body)
+    True
+    """
+    return f"sf-{job_id}-{key}-{sha256[:32]}"
 
 
 def _record_intents(
     store: JobStore, state: JobState, payloads: list[BatchPayload], round_no: int
 ) -> dict[str, BatchPayload]:
-    """Write each batch's ids and add its intent to ``state`` (not saved yet)."""
+    """Write each batch's ids and add its intent to ``state`` (not saved yet).
+
+    The key hashes the body as planned (its SHA-256 was taken then); no body is built here.
+    """
     bodies = {}
     for payload in payloads:
         key = f"r{round_no}-b{payload.index:04d}"
@@ -67,7 +84,7 @@ def _record_intents(
             BatchRecord(
                 key=key,
                 round=round_no,
-                idempotency_key=idempotency_key(state.job_id, key, payload.body),
+                idempotency_key=key_of_digest(state.job_id, key, payload.sha256),
                 n_requests=payload.n_requests,
                 planned_at=utc_now(),
             )
@@ -145,8 +162,9 @@ def next_round(state: JobState) -> int:
 def _body_for(
     store: JobStore, rec: BatchRecord, bodies: dict[str, BatchPayload], protocol: str = "siraya"
 ) -> bytes:
-    """The body planned for ``rec`` (taken out of ``bodies``, so that it is freed once sent),
-    or, after a restart, the same body rebuilt from the saved ids and requests."""
+    """The body of ``rec``, built now from its planned rows (taken out of ``bodies``, so that
+    only the batch being sent has a body), or, after a restart, the same body rebuilt from
+    the saved ids and requests."""
     if rec.key in bodies:
         return bodies.pop(rec.key).body
     ids = pl.DataFrame({"custom_id": store.read_ids(rec.key)})

@@ -272,12 +272,17 @@ def _rule_bad_rows(name: str, value: pl.Expr, dtype: pl.DataType) -> tuple[pl.Ex
 
 
 def check_column_values(
-    frame: pl.DataFrame, columns: Mapping[str, str], keep: pl.Expr | None = None
+    frame: pl.DataFrame,
+    columns: Mapping[str, str],
+    keep: pl.Expr | None = None,
+    *,
+    offset: int = 0,
 ) -> None:
     """Check column-valued parameters already cast into ``frame``.
 
     ``columns`` maps each parameter name to its column in ``frame``; rows where ``keep`` is
-    false (skipped rows) are not checked.
+    false (skipped rows) are not checked. ``offset``: the row number of ``frame``'s first
+    row (a piece of a streamed frame).
 
     Examples
     --------
@@ -299,7 +304,8 @@ def check_column_values(
         n_bad, first = counts[name].item()
         if n_bad:
             raise ParameterError(
-                f"{name} must be {rule} in every row; {n_bad} rows are not (first at row {first})"
+                f"{name} must be {rule} in every row; {n_bad} rows are not (first at row "
+                f"{first + offset})"
             )
 
 
@@ -310,8 +316,11 @@ def _count_and_first(bad: pl.Expr, name: str) -> pl.Expr:
     )
 
 
-def check_nulls(frame: pl.DataFrame, columns: Sequence[str], *, what: str = "template") -> None:
-    """Raise :class:`NullValueError` for the first of ``columns`` holding nulls.
+def check_nulls(
+    frame: pl.DataFrame, columns: Sequence[str], *, what: str = "template", offset: int = 0
+) -> None:
+    """Raise :class:`NullValueError` for the first of ``columns`` holding nulls
+    (``offset``: the row number of ``frame``'s first row).
 
     Examples
     --------
@@ -328,8 +337,8 @@ def check_nulls(frame: pl.DataFrame, columns: Sequence[str], *, what: str = "tem
         if n_null:
             raise NullValueError(
                 f"column {column!r} (used in the {what}) has {n_null} null rows (first at row "
-                f"{first}); fill them, or pass on_null='skip' (no request for those rows) or "
-                "on_null='empty' (render as '')"
+                f"{first + offset}); fill them, or pass on_null='skip' (no request for those "
+                "rows) or on_null='empty' (render as '')"
             )
 
 
@@ -350,8 +359,11 @@ def check_messages_dtype(name: str, dtype: pl.DataType) -> None:
         raise ParameterError(f"messages column {name!r} must have dtype {expected}; got {dtype}")
 
 
-def check_message_values(frame: pl.DataFrame, column: str, keep: pl.Expr | None = None) -> None:
-    """Check that every message has a role (user/assistant) and a non-null content.
+def check_message_values(
+    frame: pl.DataFrame, column: str, keep: pl.Expr | None = None, *, offset: int = 0
+) -> None:
+    """Check that every message has a role (user/assistant) and a non-null content
+    (``offset``: the row number of ``frame``'s first row).
 
     Examples
     --------
@@ -371,7 +383,7 @@ def check_message_values(frame: pl.DataFrame, column: str, keep: pl.Expr | None 
         raise ParameterError(
             f"messages column {column!r} must hold a non-empty list of {{role: 'user' | "
             f"'assistant', content: not null}} in every row; {n_bad} rows do not (first at "
-            f"row {first})"
+            f"row {first + offset})"
         )
 
 

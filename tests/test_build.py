@@ -554,3 +554,31 @@ def test_any_params_round_trip_with_valid_stable_ids(params, contents):
         assert custom_id == "sf" + xxhash.xxh3_128_hexdigest(text.encode())
     assert out["custom_id"].to_list() == again["custom_id"].to_list()
     assert out["custom_id"].n_unique() == len(set(contents))
+
+
+def test_a_lazy_frame_is_built_a_piece_at_a_time_by_the_streaming_engine(monkeypatch):
+    """A LazyFrame's build streams (was one map_batches over the whole frame)."""
+    from siraya_frames import _build
+
+    heights: list[int] = []
+    build = _build._build_eager
+
+    def spy(df, spec, offset=0):
+        heights.append(df.height)
+        return build(df, spec, offset)
+
+    monkeypatch.setattr(_build, "_build_eager", spy)
+    df = pl.DataFrame({"q": [f"text {i % 1000}" for i in range(300_000)]})
+    lazy = build_requests(df.lazy(), prompt="{q}", model="m", max_tokens=4)
+    out = lazy.collect(engine="streaming")
+    assert 0 < max(heights) < df.height
+    eager = build_requests(df, prompt="{q}", model="m", max_tokens=4)
+    assert out.equals(eager)
+
+
+def test_a_streamed_build_names_the_row_of_the_input_in_its_errors():
+    rows = [f"text {i}" for i in range(300_000)]
+    rows[250_001] = None
+    lazy = build_requests(pl.LazyFrame({"q": rows}), prompt="{q}", model="m", max_tokens=4)
+    with pytest.raises(NullValueError, match=r"first at row 250001\)"):
+        lazy.collect(engine="streaming")

@@ -102,6 +102,17 @@ def _check_benchmark_line(line: str, ctx: dict) -> None:
         assert flag in shown.stdout, f"{words[1]} has no flag {flag}"
 
 
+def _check_partition_loop(line: str, ctx: dict) -> None:
+    """The loop over partitions: its command parses with the real parser, one job each."""
+    from siraya_frames._cli import build_parser
+
+    command = line.split("; do ", 1)[1].rsplit("; done", 1)[0]
+    words = shlex.split(command.replace('$(basename "$part" .parquet)', "part-0"))
+    words = [w.replace("$part", "data/part-0.parquet") for w in words]
+    args = build_parser().parse_args(words[1:])
+    assert args.command == "run" and args.job_dir == "jobs/part-0", args
+
+
 def _check_exact(expected: str) -> Callable[[str, dict], None]:
     def check(line: str, ctx: dict) -> None:
         assert line == expected, f"expected exactly {expected!r}, got {line!r}"
@@ -131,6 +142,12 @@ SKIPPED: list[tuple[str, str, Callable[[str, dict], None]]] = [
         r"^export SIRAYA_",
         "applied to the environment of the commands, with the port of the test's serve",
         _check_export_line,
+    ),
+    (
+        r"^for part in data/\*\.parquet; do siraya-frames run ",
+        "a loop of the same run per partition (the run command itself runs above); its "
+        "command must parse with the real parser",
+        _check_partition_loop,
     ),
     (
         r"^python benchmarks/bench_\w+\.py\b",

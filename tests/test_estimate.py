@@ -7,6 +7,7 @@ import math
 import polars as pl
 import pytest
 
+from siraya_frames import _plan
 from siraya_frames._build import build_requests
 from siraya_frames._errors import ParameterError
 from siraya_frames._estimate import PRICES, PRICES_AS_OF, _price_table, estimate
@@ -204,3 +205,25 @@ def test_the_params_struct_and_the_saved_json_give_the_same_estimate(extra):
                "estimated_cost_usd"]  # fmt: skip
     assert from_struct.select(columns).row(0) == from_json.select(columns).row(0)
     assert from_struct["estimated_input_tokens"].item() > 0
+
+
+def test_batches_are_counted_from_the_encoded_json_as_the_planner_splits_them():
+    """Sizes come from params_json lengths (no request lines made), and agree with the plan."""
+    from siraya_frames._estimate import estimate_planned
+    from siraya_frames._plan import request_lines
+
+    texts = [f'{"é" * (i % 37)} "{i % 50}" ☕' for i in range(400)]
+    reqs = build_requests(pl.DataFrame({"q": texts}), prompt="{q}", model="m", max_tokens=3)
+    unique = unique_requests(reqs)
+    lines = request_lines(unique).str.len_bytes() + 1
+    assert _plan.json_line_sizes(unique).to_list() == lines.to_list()
+    assert _plan.json_line_sizes(
+        reqs.filter(pl.col("custom_id").is_first_distinct())
+    ).to_list() == (lines.to_list())
+    for limits in (
+        {"max_requests": 7, "max_bytes": 10**6},
+        {"max_requests": 999, "max_bytes": 900},
+    ):
+        planned = len(plan_batches(reqs, **limits))
+        assert estimate(reqs, **limits)["batches"].item() == planned
+        assert estimate_planned(reqs, unique, **limits)["batches"].item() == planned

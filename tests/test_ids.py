@@ -84,3 +84,14 @@ def test_both_paths_give_the_same_ids_for_a_large_frame(dedupe, monkeypatch):
 def test_number_repeats_counts_each_id_separately():
     ids = pl.Series("custom_id", ["a", "b", "a", None, "b", "a", None])
     assert _ids.number_repeats(ids).to_list() == ["a", "b", "a-1", None, "b-1", "a-2", None]
+
+
+@pytest.mark.parametrize("n", [0, 1, 6, 7, 20])
+def test_joined_ids_hash_a_chunk_at_a_time_as_they_did_whole(monkeypatch, n):
+    """Job ids and params hashes must not change when the ids are hashed in chunks."""
+
+    monkeypatch.setattr(_ids, "_JOIN_CHUNK", 3)
+    ids = pl.Series([f"sf{i:032x}" for i in range(n)], dtype=pl.String)
+    digest = xxhash.xxh3_128(b"base\n")
+    _ids.update_joined(digest, ids)
+    assert digest.hexdigest() == xxhash.xxh3_128(b"base\n" + "\n".join(ids).encode()).hexdigest()

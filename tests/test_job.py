@@ -511,3 +511,30 @@ def test_status_works_on_a_read_only_job_directory(tmp_path, monkeypatch):
         assert status.batches["status"].to_list() != ["planned", "planned"]
         assert (job_dir / "results" / ".r0-b0000.jsonl.77.part").exists()  # left as it was
         assert job.results().height == 6
+
+
+def test_submit_builds_each_body_when_its_create_is_sent(tmp_path, monkeypatch):
+    """One body at a time: after planning (which frames each body once, to hash it), each
+    body is built right before its own create, never all of them ahead of the creates."""
+    from siraya_frames import _plan
+
+    events: list[str] = []
+    frame = _plan.RequestEncoding.frame
+
+    def logged_frame(self, lines):
+        events.append("body")
+        return frame(self, lines)
+
+    def log_create(request: httpx.Request) -> None:
+        if request.method == "POST" and request.url.path.endswith("/batches"):
+            events.append("create")
+
+    monkeypatch.setattr(_plan.RequestEncoding, "frame", logged_frame)
+    df = _frame(12)
+    with Emulator(api_key=KEY) as emu:
+        http = httpx.Client(event_hooks={"request": [log_create]})
+        with sf.SirayaClient(KEY, emu.base_url, http_client=http) as client:
+            job = sf.submit(_requests(df), client=client, job_dir=tmp_path, max_requests=5)
+            out = sf.join_results(_requests(df), job.wait(progress=False, schedule=FAST).results())
+    _assert_echo(out, df)
+    assert events == ["body"] * 3 + ["body", "create"] * 3

@@ -75,3 +75,33 @@ def test_provenance_totals_the_cache_tokens_counting_a_shared_answer_once(tmp_pa
     prov = sf.read_provenance(path)
     assert (prov["input_tokens"], prov["output_tokens"]) == (15, 3)
     assert (prov["cache_read_input_tokens"], prov["cache_creation_input_tokens"]) == (100, 40)
+
+
+def test_a_lazy_frame_is_written_by_the_streaming_sink_with_its_provenance(tmp_path, monkeypatch):
+    """write_parquet sinks a LazyFrame (was: collected whole, then copied to Arrow)."""
+    source = tmp_path / "joined.parquet"
+    pl.DataFrame(
+        {
+            "custom_id": ["a", "a", "b", None],
+            "result_status": ["succeeded", "succeeded", "errored", None],
+            "input_tokens": [10, 10, 7, None],
+        }
+    ).write_parquet(source)
+
+    collected: list[list[str]] = []
+    collect = pl.LazyFrame.collect
+
+    def spy(self, *args, **kwargs):
+        frame = collect(self, *args, **kwargs)
+        collected.append(frame.columns)
+        return frame
+
+    monkeypatch.setattr(pl.LazyFrame, "collect", spy)
+    sf.write_parquet(pl.scan_parquet(source), tmp_path / "out.parquet", provenance={"k": 1})
+    monkeypatch.undo()
+    assert collected and all(len(columns) < 3 for columns in collected)  # counts, never rows
+    facts = sf.read_provenance(tmp_path / "out.parquet")
+    assert facts["rows"] == 4 and facts["k"] == 1
+    assert facts["outcomes"] == {"succeeded": 2, "errored": 1, "skipped": 1}
+    assert facts["input_tokens"] == 17
+    assert pl.read_parquet(tmp_path / "out.parquet").equals(pl.read_parquet(source))
