@@ -22,6 +22,7 @@ sleep) or stay at 0 until the end (Anthropic-style).
 Usage::
 
     PYTHONPATH=. python benchmarks/bench_polling.py --many --hours 1
+    PYTHONPATH=. python benchmarks/bench_polling.py --many --real-for ours   # + the real rows
 """
 
 from __future__ import annotations
@@ -205,7 +206,7 @@ def figures(service: RateLimitedService) -> dict[str, float]:
     }
 
 
-def main(*, hours: float = 1.0, real_for: str = "ours") -> None:
+def main(*, hours: float = 1.0, real_for: str = "none") -> None:
     """Print one table per request-count behaviour.
 
     The real path (minutes per row: the client saves ``job.json`` after each poll) runs only
