@@ -155,7 +155,9 @@ class Store:
                 ),
             )
             self._changed.add(seq)
-        batch = self.get(batch_id)
+            # read inside the transaction: once it commits, the worker may move the batch on,
+            # and the create must still answer the state it made (validating)
+            batch = self.get(batch_id)
         assert batch is not None
         return batch
 
