@@ -4,9 +4,14 @@ end is noticed, for our adaptive schedule and for the fixed intervals peers use.
 Nothing sleeps for real: the lifecycle steps of ``siraya_frames._job`` are driven with a fake
 client and a simulated clock (the same steps ``Job.wait`` drives with real ones).
 
+``--many`` runs the many-batches case instead (`bench_polling_many`): 2,000 batches under a
+50-requests-per-minute limit, our polling today against fixed 60 s polling and against
+polling through the list endpoint.
+
 Usage::
 
-    python benchmarks/bench_polling.py --hours 1
+    PYTHONPATH=. python benchmarks/bench_polling.py --hours 1
+    PYTHONPATH=. python benchmarks/bench_polling.py --many --hours 1
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import polars as pl
 
 import siraya_frames as sf
 from siraya_frames._polling import drive
+from siraya_frames._protocols import get_protocol
 from siraya_frames._shapes import BatchState, BatchStatus
 from siraya_frames._wait import wait_steps
 
@@ -35,6 +41,8 @@ class SimulatedService:
         self.calls = 0
         self.noticed_at: float | None = None
         self.base_url = "https://simulated.invalid/v1"
+        self.protocol = "siraya"
+        self.wire = get_protocol("siraya")
 
     def sleep(self, seconds: float) -> None:
         self.now += seconds
@@ -43,7 +51,7 @@ class SimulatedService:
         self.calls += 1
         return BatchState("batch_sim", BatchStatus.PENDING, expires_at=86400.0)
 
-    def get_batch(self, batch_id, *, results_path=None) -> BatchState:
+    def get_batch(self, batch_id, *, results_path=None, **limits) -> BatchState:
         self.calls += 1
         if self.now < self.duration:
             done = int(len(self.ids) * self.now / self.duration) if self.moving else 0
@@ -72,7 +80,16 @@ def simulate(schedule: sf.PollSchedule, duration: float, moving: bool) -> dict[s
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--hours", type=float, default=1.0)
+    parser.add_argument("--many", action="store_true", help="the 2,000-batch case")
+    parser.add_argument("--real-for", default="none",
+                        help="--many: also run the client's real wait for schedules starting "
+                        "with this ('ours': minutes per row at 2,000 batches)")  # fmt: skip
     args = parser.parse_args()
+    if args.many:
+        from bench_polling_many import main as many
+
+        many(hours=args.hours, real_for=args.real_for)
+        return
     base = args.hours * 3600
     durations = [base + offset for offset in range(-600, 601, 37)]  # 33 batch durations
     rows = {

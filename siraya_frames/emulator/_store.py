@@ -25,11 +25,7 @@ import threading
 from collections.abc import Sequence
 
 from siraya_frames.emulator._model import (
-    CANCELLED,
-    CANCELLING,
     ERRORED,
-    EXPIRED,
-    FAILED,
     IN_PROGRESS,
     SUCCEEDED,
     TERMINAL,
@@ -38,85 +34,13 @@ from siraya_frames.emulator._model import (
     Outcome,
     ResultRow,
 )
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS batches (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    id TEXT NOT NULL UNIQUE,
-    status TEXT NOT NULL,
-    created_at REAL NOT NULL,
-    expires_at REAL NOT NULL,
-    in_progress_at REAL, finalizing_at REAL, completed_at REAL,
-    cancelling_at REAL, cancelled_at REAL, expired_at REAL,
-    total INTEGER NOT NULL,
-    completed INTEGER NOT NULL DEFAULT 0,
-    failed INTEGER NOT NULL DEFAULT 0,
-    input_tokens INTEGER NOT NULL DEFAULT 0,
-    output_tokens INTEGER NOT NULL DEFAULT 0,
-    file_id TEXT NOT NULL,
-    file_bytes INTEGER NOT NULL,
-    idempotency_key TEXT UNIQUE,
-    body_hash TEXT NOT NULL,
-    result_token TEXT NOT NULL,
-    model TEXT NOT NULL,
-    failed_at REAL,
-    meta TEXT,
-    deleted INTEGER NOT NULL DEFAULT 0
-);
-CREATE TABLE IF NOT EXISTS requests (
-    batch_seq INTEGER NOT NULL,
-    idx INTEGER NOT NULL,
-    pos INTEGER NOT NULL,
-    custom_id TEXT NOT NULL,
-    model TEXT NOT NULL,
-    params TEXT NOT NULL,
-    kind TEXT,
-    text TEXT,
-    stop_reason TEXT,
-    input_tokens INTEGER NOT NULL DEFAULT 0,
-    output_tokens INTEGER NOT NULL DEFAULT 0,
-    error_type TEXT,
-    error_message TEXT,
-    processed_at REAL,
-    extra TEXT,
-    PRIMARY KEY (batch_seq, idx)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS requests_pos ON requests (batch_seq, pos);
-CREATE TABLE IF NOT EXISTS files (
-    id TEXT PRIMARY KEY,
-    created_at REAL NOT NULL,
-    filename TEXT NOT NULL,
-    purpose TEXT NOT NULL,
-    content BLOB NOT NULL
-);
-"""
-_ADDED_COLUMNS = (
-    ("batches", "failed_at", "REAL"),
-    ("batches", "meta", "TEXT"),
-    ("batches", "deleted", "INTEGER NOT NULL DEFAULT 0"),
-    ("requests", "extra", "TEXT"),
+from siraya_frames.emulator._schema import (
+    ADDED_COLUMNS,
+    BATCH_COLUMNS,
+    RESULT_COLUMNS,
+    SCHEMA,
+    TIMESTAMP_OF,
 )
-"""Columns added after the first release, added to a data directory made before them."""
-
-_BATCH_COLUMNS = (
-    "seq, id, status, created_at, expires_at, in_progress_at, finalizing_at, completed_at, "
-    "cancelling_at, cancelled_at, expired_at, total, completed, failed, input_tokens, "
-    "output_tokens, file_id, file_bytes, idempotency_key, body_hash, result_token, model, "
-    "failed_at, meta, deleted"
-)
-_RESULT_COLUMNS = (
-    "idx, custom_id, model, kind, text, stop_reason, input_tokens, output_tokens, "
-    "error_type, error_message, processed_at, extra"
-)
-_TIMESTAMP_OF = {
-    IN_PROGRESS: "in_progress_at",
-    "finalizing": "finalizing_at",
-    "completed": "completed_at",
-    CANCELLING: "cancelling_at",
-    CANCELLED: "cancelled_at",
-    EXPIRED: "expired_at",
-    FAILED: "failed_at",
-}
 
 
 def shuffled_positions(batch_id: str, n: int) -> list[int]:
@@ -141,6 +65,10 @@ def shuffled_positions(batch_id: str, n: int) -> list[int]:
 class Store:
     """SQLite-backed batches; every method is thread-safe.
 
+    Every change of a batch's status (create, start, cancel, expire, finish, delete) marks its
+    ``seq``; the worker takes the marks (`take_changed`) and re-reads just those batches by
+    primary key instead of selecting every unfinished batch on each step.
+
     Parameters
     ----------
     path
@@ -152,11 +80,12 @@ class Store:
         self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=NORMAL")
-        self._conn.executescript(_SCHEMA)
+        self._conn.executescript(SCHEMA)
         self._add_missing_columns()
+        self._changed: set[int] = set()
 
     def _add_missing_columns(self) -> None:
-        for table, column, kind in _ADDED_COLUMNS:
+        for table, column, kind in ADDED_COLUMNS:
             names = {row[1] for row in self._conn.execute(f"PRAGMA table_info({table})")}
             if column not in names:
                 self._conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
@@ -216,6 +145,7 @@ class Store:
                 ),
             )
             seq = cur.lastrowid
+            assert seq is not None
             self._conn.executemany(
                 "INSERT INTO requests (batch_seq, idx, pos, custom_id, params, model) "
                 "VALUES (?, ?, ?, ?, ?, ?)",
@@ -224,6 +154,7 @@ class Store:
                     for i, (cid, params, req_model) in enumerate(requests)
                 ),
             )
+            self._changed.add(seq)
             # read inside the transaction: once it commits, the worker may move the batch on,
             # and the create must still answer the state it made (validating)
             batch = self.get(batch_id)
@@ -233,19 +164,40 @@ class Store:
     def get(self, batch_id: str) -> Batch | None:
         """Return the batch with this id (None if unknown or deleted)."""
         return self._one(
-            f"SELECT {_BATCH_COLUMNS} FROM batches WHERE id = ? AND deleted = 0", (batch_id,)
+            f"SELECT {BATCH_COLUMNS} FROM batches WHERE id = ? AND deleted = 0", (batch_id,)
         )
+
+    def by_seq(self, seq: int) -> Batch | None:
+        """Return the batch with this ``seq`` (its primary key), deleted or not, or None."""
+        return self._one(f"SELECT {BATCH_COLUMNS} FROM batches WHERE seq = ?", (seq,))
+
+    def take_changed(self) -> list[int]:
+        """Return the seqs of the batches changed since the last call, in order, and forget them.
+
+        Examples
+        --------
+        >>> import tempfile, os
+        >>> store = Store(os.path.join(tempfile.mkdtemp(), "s.sqlite3"))
+        >>> b = store.create_batch(batch_id="b", file_id="f", created_at=0.0, expires_at=9.0,
+        ...     requests=[], file_bytes=0, idempotency_key=None, body_hash="h", result_token="t")
+        >>> store.take_changed(), store.take_changed()
+        ([1], [])
+        >>> store.close()
+        """
+        with self._lock:
+            changed, self._changed = self._changed, set()
+        return sorted(changed)
 
     def by_idempotency_key(self, key: str) -> Batch | None:
         """Return the batch created with this ``Idempotency-Key``, or None."""
-        return self._one(f"SELECT {_BATCH_COLUMNS} FROM batches WHERE idempotency_key = ?", (key,))
+        return self._one(f"SELECT {BATCH_COLUMNS} FROM batches WHERE idempotency_key = ?", (key,))
 
     def active(self) -> list[Batch]:
-        """Return the batches not yet finished, oldest first."""
+        """Return the batches not yet finished, oldest first (a full scan: at start only)."""
         marks = ",".join("?" * len(TERMINAL))
         with self._lock:
             rows = self._conn.execute(
-                f"SELECT {_BATCH_COLUMNS} FROM batches WHERE status NOT IN ({marks}) ORDER BY seq",
+                f"SELECT {BATCH_COLUMNS} FROM batches WHERE status NOT IN ({marks}) ORDER BY seq",
                 tuple(TERMINAL),
             ).fetchall()
         return [Batch(*row) for row in rows]
@@ -268,7 +220,7 @@ class Store:
         order = "ASC" if before is not None and after is None else "DESC"
         with self._lock:
             rows = self._conn.execute(
-                f"SELECT {_BATCH_COLUMNS} FROM batches WHERE {where} ORDER BY seq {order} LIMIT ?",
+                f"SELECT {BATCH_COLUMNS} FROM batches WHERE {where} ORDER BY seq {order} LIMIT ?",
                 (*params, limit + 1),
             ).fetchall()
         batches = [Batch(*row) for row in rows[:limit]]
@@ -280,6 +232,7 @@ class Store:
         """Hide a batch from `get` and `page` (Anthropic's delete)."""
         with self._lock:
             self._conn.execute("UPDATE batches SET deleted = 1 WHERE seq = ?", (seq,))
+            self._changed.add(seq)
 
     def kind_counts(self, seq: int) -> dict[str, int]:
         """Return how many requests of a batch ended each way (``succeeded``, ``errored``...)."""
@@ -298,7 +251,7 @@ class Store:
 
     def set_status(self, seq: int, status: str, now: float, *, only_from: set[str]) -> bool:
         """Move a batch to ``status`` (stamping its time) if it is in one of ``only_from``."""
-        column = _TIMESTAMP_OF.get(status)
+        column = TIMESTAMP_OF.get(status)
         stamp = f", {column} = ?" if column else ""
         marks = ",".join("?" * len(only_from))
         params = (status, now) if column else (status,)
@@ -307,7 +260,10 @@ class Store:
                 f"UPDATE batches SET status = ?{stamp} WHERE seq = ? AND status IN ({marks})",
                 (*params, seq, *sorted(only_from)),
             )
-            return cur.rowcount == 1
+            if cur.rowcount != 1:
+                return False
+            self._changed.add(seq)
+            return True
 
     # -- requests --------------------------------------------------------------------------
 
@@ -388,18 +344,19 @@ class Store:
                 "WHERE batch_seq = ? AND kind IS NULL",
                 (kind, now, seq),
             )
-            column = _TIMESTAMP_OF[status]
+            column = TIMESTAMP_OF[status]
             self._conn.execute(
                 f"UPDATE batches SET status = ?, {column} = ?, failed = failed + ? WHERE seq = ?",
                 (status, now, cur.rowcount, seq),
             )
+            self._changed.add(seq)
             return True
 
     def results(self, seq: int, after_pos: int, limit: int) -> list[tuple[int, ResultRow]]:
         """Return up to ``limit`` ``(pos, row)`` pairs after ``after_pos``, in result order."""
         with self._lock:
             rows = self._conn.execute(
-                f"SELECT pos, {_RESULT_COLUMNS} FROM requests "
+                f"SELECT pos, {RESULT_COLUMNS} FROM requests "
                 "WHERE batch_seq = ? AND pos > ? ORDER BY pos LIMIT ?",
                 (seq, after_pos, limit),
             ).fetchall()

@@ -1,6 +1,7 @@
 """The background thread that moves batches through their lifecycle.
 
-Each step does one thing, oldest batch first: expire a batch past its completion window, end
+Each step does one thing, in constant time whatever the number of batches (they are kept in
+memory, see `_active`), oldest batch first: expire a batch past its completion window, end
 a cancelling batch, start a validating one, answer a chunk of requests of the batch in
 progress (one request per ``seconds_per_request`` when that is set), finalize, complete.
 
@@ -29,12 +30,12 @@ import threading
 import time
 from typing import Any
 
+from siraya_frames.emulator._active import ActiveBatches
 from siraya_frames.emulator._backends import Backend, loads_params
 from siraya_frames.emulator._cache import PromptCache
 from siraya_frames.emulator._model import (
     CANCELED,
     CANCELLED,
-    CANCELLING,
     COMPLETED,
     EXPIRED,
     EXPIRED_RESULT,
@@ -77,6 +78,10 @@ class Worker:
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._due: tuple[int, float] | None = None
+        self._active = ActiveBatches()
+        self._loaded = False
+        self._cursor: tuple[int, int] | None = None
+        """The batch in progress and the index of its last request answered."""
         self._check = checker_for(runtime.config.dialect)
         self._cache = PromptCache(runtime.config.dialect)
 
@@ -120,20 +125,25 @@ class Worker:
                 self._wake.wait(wait)
 
     def step(self) -> float:
-        """Do one unit of work; return how long to wait before the next (0: go on)."""
+        """Do one unit of work; return how long to wait before the next (0: go on).
+
+        Costs the same whatever the number of batches: the unfinished batches are kept in
+        memory (`ActiveBatches`), refreshed from the store's change marks by primary key.
+        """
         store = self._runtime.store
+        self._refresh()
         now = time.time()
-        active = store.active()
-        for batch in active:
-            if batch.expires_at <= now:
-                store.close_pending(batch.seq, EXPIRED_RESULT, EXPIRED, now)
-                return 0.0
-            if batch.status == CANCELLING:
-                store.close_pending(batch.seq, CANCELED, CANCELLED, now)
-                return 0.0
-        if not active:
+        seq = self._active.due_to_expire(now=now)
+        if seq is not None:
+            store.close_pending(seq, EXPIRED_RESULT, EXPIRED, now)
+            return 0.0
+        seq = self._active.cancelling()
+        if seq is not None:
+            store.close_pending(seq, CANCELED, CANCELLED, now)
+            return 0.0
+        batch = self._active.oldest()
+        if batch is None:
             return IDLE_POLL
-        batch = active[0]
         if batch.status == VALIDATING:
             failed = bool(batch.meta.get("errors"))
             store.set_status(
@@ -145,6 +155,17 @@ class Worker:
             return 0.0
         return self._process(batch)
 
+    def _refresh(self) -> None:
+        """Bring the in-memory batches up to date: all of them once, then the changed ones."""
+        store = self._runtime.store
+        if not self._loaded:
+            store.take_changed()
+            for batch in store.active():
+                self._active.put(batch.seq, batch)
+            self._loaded = True
+        for seq in store.take_changed():
+            self._active.put(seq, store.by_seq(seq))
+
     def _process(self, batch: Batch) -> float:
         faults = self._runtime.faults
         delay = faults.seconds_per_request
@@ -152,15 +173,18 @@ class Worker:
             wait = self._until_due(batch.seq, delay)
             if wait > 0:
                 return min(wait, IDLE_POLL)
-        rows = self._runtime.store.pending(batch.seq, 1 if delay > 0 else CHUNK)
+        after = self._cursor[1] if self._cursor and self._cursor[0] == batch.seq else -1
+        rows = self._runtime.store.pending(batch.seq, 1 if delay > 0 else CHUNK, after)
         if not rows:
             self._runtime.store.set_status(
                 batch.seq, FINALIZING, time.time(), only_from={IN_PROGRESS}
             )
+            self._cursor = None
             return 0.0
         outcomes = self._answer(batch, rows)
         stored = self._runtime.store.record(batch.seq, outcomes, time.time())
         self._runtime.count("requests_processed", stored)
+        self._cursor = (batch.seq, rows[-1][0])
         self._due = (batch.seq, time.monotonic() + delay) if delay > 0 else None
         return 0.0
 
