@@ -220,14 +220,37 @@ def poll_steps(
     """
     todo = [rec for rec in state.batches if rec.batch_id and not is_finished(rec)]
     todo = by_predicted_end(todo, {} if seen is None else seen, clock())
-    listed: dict[str, BatchState] = {}
-    if get_protocol(state.protocol).lists_for_polling and len(todo) > 1:
-        listed = yield from list_round(todo, get_protocol(state.protocol).list_page_size)
+    wire = get_protocol(state.protocol)
+    if wire.lists_for_polling and len(todo) > 1:
+        listed = yield from list_round(todo, wire.list_page_size)
+        todo = _take_running(store, state, todo, listed)
+    else:
+        listed = {}
     yield from side_by_side(
         (_poll_saved(store, state, rec, listed.get(rec.batch_id or ""), deadline, clock)
          for rec in todo),
         width=width,
     )  # fmt: skip
+
+
+def _take_running(
+    store: JobStore, state: JobState, todo: list[BatchRecord], listed: dict[str, BatchState]
+) -> list[BatchRecord]:
+    """Fold in the listed states of batches still running, saved in one transaction (their
+    progress guards no call); return the batches left to poll or download."""
+    left, changed = [], []
+    for rec in todo:
+        answer = listed.get(rec.batch_id or "")
+        if answer is None or answer.status.is_terminal or answer.has_results:
+            left.append(rec)
+            continue
+        before = dataclasses.replace(rec)
+        apply_state(rec, answer)
+        if rec != before:
+            changed.append(rec)
+    if changed:
+        store.save_job(state, batches=changed)
+    return left
 
 
 def _poll_saved(
@@ -238,14 +261,12 @@ def _poll_saved(
     deadline: float | None,
     clock: Callable[[], float],
 ) -> Steps:
-    """Poll one batch (or take its listed state), and save it if anything changed."""
-    before = dataclasses.replace(rec)
+    """Poll one batch (or take its listed state), and save it (if anything changed)."""
     if listed is None:
         yield from _poll_one(store, state, rec, deadline, clock)
     else:
         yield from _take_state(store, state, rec, listed, deadline, clock)
-    if rec != before:
-        store.save_batch(rec)
+    store.save_batch(rec)
 
 
 def _refetch_unavailable(state: JobState) -> None:

@@ -29,9 +29,10 @@ def _requests(n: int) -> pl.DataFrame:
 
 def _count(emu: Emulator, *, listing: bool) -> int:
     """GETs of the batch list (``listing``) or of single batches, since the last reset."""
-    gets = [c["path"] for c in emu.calls() if c["method"] == "GET"]
-    is_list = [p.rstrip("/").endswith("/batches") for p in gets]
-    return sum(x == listing for x, p in zip(is_list, gets, strict=True) if "/batches" in p)
+    paths = [c["path"].rstrip("/") for c in emu.calls() if c["method"] == "GET"]
+    if listing:
+        return sum(p.endswith("/batches") for p in paths)
+    return sum("/batches/" in p and "/" not in p.split("/batches/", 1)[1] for p in paths)
 
 
 @pytest.mark.parametrize("protocol", ["anthropic", "openai"])
@@ -147,3 +148,23 @@ def test_the_sooner_batch_is_polled_first(tmp_path):
     client = Recorder()
     drive(poll_steps(store, state, clock=lambda: 10.0, width=1, seen=seen), client)
     assert client.order == ["soon", "late"]
+
+
+def test_an_async_poll_round_reads_the_list_too(tmp_path):
+    import asyncio
+
+    from siraya_frames._polling import adrive
+
+    with Emulator(api_key=KEY, dialect="anthropic", seconds_per_request=3600.0) as emu:
+        client = sf.SirayaClient(KEY, emu.base_url, protocol="anthropic")
+        job = sf.submit(_requests(6), client=client, job_dir=tmp_path / "j", max_requests=2)
+        store = JobStore(job.path)
+        state = store.load()
+
+        async def one_round():
+            async with sf.AsyncSirayaClient(KEY, emu.base_url, protocol="anthropic") as aclient:
+                await adrive(poll_steps(store, state, width=4), aclient)
+
+        asyncio.run(one_round())
+        assert _count(emu, listing=True) == 1 and _count(emu, listing=False) == 0
+    assert [rec.status for rec in store.load().batches] == ["in_progress"] * 3
