@@ -142,8 +142,10 @@ def main() -> None:
     print(f"{args.batches} one-request batches, each running 15-75 min (seeded), "
           f"{args.rate:g} requests/minute; creates take the first "
           f"{args.batches / args.rate:.0f} min")  # fmt: skip
-    print("late: seconds from a batch's end to its results saved; all batches / those "
-          "ending after the creates (polling starts once every batch is created)")
+    print(
+        "late: seconds from a batch's end to its results saved; all batches / those "
+        "ending after the creates (polling starts once every batch is created)"
+    )
     head = (f"{'polling':24} {'counts':15} {'all saved':>9} {'status calls':>12} "
             f"{'per hour':>8} {'late mean/p95/max (all)':>24} {'(after creates)':>18}")  # fmt: skip
     print(head)
@@ -156,6 +158,7 @@ def main() -> None:
             late = f"{r['after_mean_s']:.0f}/{r['after_p95_s']:.0f}/{r['after_max_s']:.0f} s"
             print(f"{how:24} {counts:15} {r['all_saved_h']:>8.2f}h {r['status_calls']:>12.0f} "
                   f"{r['status_calls_per_hour']:>8.0f} {every:>24} {late:>18}")  # fmt: skip
+
 
 if __name__ == "__main__":
     main()
