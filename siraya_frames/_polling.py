@@ -139,8 +139,8 @@ def side_by_side(groups: Iterable[Steps], *, width: int = DEFAULT_MAX_CONCURRENC
     """Run several steps at once, ``width`` at a time, as one: their pending calls go out
     together as one :class:`Calls`, and each answer goes back to the steps that asked.
 
-    A failing steps does not stop the others in flight (what they saved stays saved); no
-    new one starts after it, and its error is raised once they are all done.
+    One that fails does not stop the others in flight (what they saved stays saved); no new
+    one starts after it, and its error is raised once they are all done.
 
     Examples
     --------
@@ -158,7 +158,7 @@ def side_by_side(groups: Iterable[Steps], *, width: int = DEFAULT_MAX_CONCURRENC
 
     def advance(steps: Steps, resume: Callable[[Any], Any], reply: Any) -> Steps:
         try:
-            call = yield from _until_call(resume, reply)
+            call = yield from _until_call(steps, resume, reply)
         except Exception as exc:
             errors.append(exc)
             return
@@ -179,9 +179,9 @@ def side_by_side(groups: Iterable[Steps], *, width: int = DEFAULT_MAX_CONCURRENC
         raise errors[0]
 
 
-def _until_call(resume: Callable[[Any], Any], reply: Any) -> Steps:
-    """Resume one steps until it asks for a call (sleeping as it asks); return that call,
-    or None when it ends."""
+def _until_call(steps: Steps, resume: Callable[[Any], Any], reply: Any) -> Steps:
+    """Resume ``steps`` (``resume`` is its ``send`` or ``throw``) until it asks for a call,
+    passing on what else it asks (a Sleep); return that call, or None when it ends."""
     while True:
         try:
             op = resume(reply)
@@ -189,7 +189,7 @@ def _until_call(resume: Callable[[Any], Any], reply: Any) -> Steps:
             return None
         if isinstance(op, Call):
             return op
-        reply = yield op  # a Sleep (or a Calls) of its own: done in line
+        resume, reply = steps.send, (yield op)  # a Sleep (or a Calls) of its own, in line
 
 
 @dataclass(frozen=True)
