@@ -41,6 +41,7 @@ from siraya_frames._labels import parse_labels
 from siraya_frames._parquet import read_provenance, write_parquet
 from siraya_frames._plan import BatchPayload, plan_batches, write_jsonl
 from siraya_frames._polling import PollSchedule
+from siraya_frames._ratelimit import RateLimiter
 from siraya_frames._results import RESULT_SCHEMA, ResultsWarning, read_results
 from siraya_frames._run import run, summarize
 from siraya_frames._shapes import BatchState, BatchStatus
@@ -69,6 +70,7 @@ __all__ = [
     "NotFoundError",
     "PollSchedule",
     "RateLimitError",
+    "RateLimiter",
     "ResultsWarning",
     "RetryPolicy",
     "ServerError",

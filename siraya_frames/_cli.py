@@ -103,8 +103,12 @@ def _client(args: argparse.Namespace, protocol: str | None = None) -> Any:
     from siraya_frames._client import SirayaClient
 
     protocol = protocol or getattr(args, "protocol", None)
-    if getattr(args, "base_url", None) or protocol:
-        return SirayaClient(base_url=getattr(args, "base_url", None), protocol=protocol)
+    pace = {
+        "max_concurrency": getattr(args, "max_concurrency", None),
+        "rate_limit": getattr(args, "rate_limit", None),
+    }
+    if getattr(args, "base_url", None) or protocol or any(v is not None for v in pace.values()):
+        return SirayaClient(base_url=getattr(args, "base_url", None), protocol=protocol, **pace)
     return None
 
 
@@ -292,6 +296,20 @@ def _add_task_arguments(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_pace(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--max-concurrency",
+        type=int,
+        help="calls (creates, polls, downloads) sent at once (default 4, SIRAYA_MAX_CONCURRENCY)",
+    )
+    p.add_argument(
+        "--rate-limit",
+        type=float,
+        help="requests per minute for the whole job (SIRAYA_RATE_LIMIT; default: the "
+        "protocol's, e.g. 50 for anthropic; 0: no limit)",
+    )
+
+
 def _add_job(sub: Any, name: str, help_text: str, example: str, func: Any) -> Any:
     p = sub.add_parser(
         name,
@@ -301,6 +319,7 @@ def _add_job(sub: Any, name: str, help_text: str, example: str, func: Any) -> An
     )
     p.add_argument("job_dir", help="the job directory (printed when the job was submitted)")
     p.add_argument("--base-url", help="override the service URL saved in the job")
+    _add_pace(p)
     p.set_defaults(func=func)
     return p
 
@@ -321,6 +340,7 @@ def _add_run(sub: Any) -> None:
     p.add_argument("--job-dir", help="where the job is saved (default: derived from the requests)")
     p.add_argument("--prefix", default="", help="prefix for the added columns")
     p.add_argument("--base-url", help="the service URL (default SIRAYA_BASE_URL)")
+    _add_pace(p)
     _add_protocol(p)
     p.add_argument("--no-wait", action="store_true", help="submit and return; collect later")
     p.add_argument("--dry-run", action="store_true", help="print the estimate; send nothing")

@@ -45,6 +45,7 @@ from siraya_frames._http import (
     is_transient,
     part_path,
 )
+from siraya_frames._ratelimit import RateLimiter
 from siraya_frames._shapes import BatchState
 
 logger = logging.getLogger("siraya_frames")
@@ -102,6 +103,14 @@ class SirayaClient(_Base):
         An httpx transport or a whole ``httpx.Client`` to use (tests, proxies, the emulator).
     allow_insecure_http
         Allow plain ``http://`` to a host that is not this machine.
+    max_concurrency
+        Calls (creates, polls, downloads) a job sends at once (default 4, or
+        ``SIRAYA_MAX_CONCURRENCY``).
+    rate_limit
+        Requests per minute of this client, all calls and threads together (or
+        ``SIRAYA_RATE_LIMIT``; 0: no limit; or a :class:`~siraya_frames.RateLimiter`).
+        Defaults to the protocol's (Anthropic 50, OpenAI 300, Siraya 120), except for a
+        service on this machine. A 429 or ``Retry-After`` on any call pauses them all.
 
     Examples
     --------
@@ -125,6 +134,8 @@ class SirayaClient(_Base):
         transport: httpx.BaseTransport | None = None,
         http_client: httpx.Client | None = None,
         allow_insecure_http: bool | None = None,
+        max_concurrency: int | None = None,
+        rate_limit: float | RateLimiter | None = None,
     ) -> None:
         super().__init__(
             api_key,
@@ -134,6 +145,8 @@ class SirayaClient(_Base):
             retry=retry,
             allow_insecure_http=allow_insecure_http,
             download_timeout=download_timeout,
+            max_concurrency=max_concurrency,
+            rate_limit=rate_limit,
         )
         self._http = http_client or httpx.Client(transport=transport, timeout=timeout)
 
@@ -206,7 +219,13 @@ class SirayaClient(_Base):
     def _call(self, call: HttpCall) -> Any:
         for attempt in self.retry.retrying(idempotent=call.idempotent):
             with attempt:
-                return self._attempt(call)
+                if self.limiter is not None:
+                    self.limiter.acquire()
+                try:
+                    return self._attempt(call)
+                except SirayaError as exc:
+                    self._throttle(exc)
+                    raise
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _attempt(self, call: HttpCall) -> Any:
@@ -274,6 +293,8 @@ class AsyncSirayaClient(_Base):
         transport: httpx.AsyncBaseTransport | None = None,
         http_client: httpx.AsyncClient | None = None,
         allow_insecure_http: bool | None = None,
+        max_concurrency: int | None = None,
+        rate_limit: float | RateLimiter | None = None,
     ) -> None:
         super().__init__(
             api_key,
@@ -283,6 +304,8 @@ class AsyncSirayaClient(_Base):
             retry=retry,
             allow_insecure_http=allow_insecure_http,
             download_timeout=download_timeout,
+            max_concurrency=max_concurrency,
+            rate_limit=rate_limit,
         )
         self._http = http_client or httpx.AsyncClient(transport=transport, timeout=timeout)
 
@@ -344,7 +367,13 @@ class AsyncSirayaClient(_Base):
     async def _call(self, call: HttpCall) -> Any:
         async for attempt in self.retry.async_retrying(idempotent=call.idempotent):
             with attempt:
-                return await self._attempt(call)
+                if self.limiter is not None:
+                    await self.limiter.aacquire()
+                try:
+                    return await self._attempt(call)
+                except SirayaError as exc:
+                    self._throttle(exc)
+                    raise
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _attempt(self, call: HttpCall) -> Any:

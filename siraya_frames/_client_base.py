@@ -46,6 +46,7 @@ from siraya_frames._http import (
 )
 from siraya_frames._protocols import WireProtocol, get_protocol, resolve_url
 from siraya_frames._protocols._base import decode_object
+from siraya_frames._ratelimit import RateLimiter
 from siraya_frames._shapes import BatchState, BatchStatus, looks_like_jsonl_results
 
 logger = logging.getLogger("siraya_frames")
@@ -87,6 +88,8 @@ class _Base:
         retry: RetryPolicy | None,
         allow_insecure_http: bool | None,
         download_timeout: float = _config.DEFAULT_DOWNLOAD_TIMEOUT,
+        max_concurrency: int | None = None,
+        rate_limit: float | RateLimiter | None = None,
     ) -> None:
         self.wire = get_protocol(protocol or _config.resolve_protocol(None))
         self._api_key = _config.resolve_api_key(
@@ -104,6 +107,22 @@ class _Base:
         self.timeout = timeout
         self.download_timeout = download_timeout
         self.retry = retry or RetryPolicy()
+        self.max_concurrency = _config.resolve_max_concurrency(max_concurrency)
+        self.limiter = self._limiter(rate_limit)
+
+    def _limiter(self, rate_limit: float | RateLimiter | None) -> RateLimiter | None:
+        """The client's one requests-per-minute budget (None: no limit)."""
+        if isinstance(rate_limit, RateLimiter):
+            return rate_limit
+        per_minute = _config.resolve_rate_limit(
+            rate_limit, default=self.wire.rate_limit, base_url=self.base_url
+        )
+        return RateLimiter(per_minute) if per_minute else None
+
+    def _throttle(self, exc: SirayaError) -> None:
+        """A 429 or ``Retry-After`` on this call pauses every call of the client."""
+        if self.limiter is not None:
+            self.limiter.throttle(exc)
 
     @property
     def protocol(self) -> str:
@@ -273,7 +292,8 @@ class _Base:
     def _interpret(self, call: HttpCall, body: bytes) -> Any:
         """Turn a successful answer (or a saved file) into what the call asked for."""
         if call.kind == "list":
-            return self.wire.parse_list(body)
+            states, after = self.wire.parse_list(body)
+            return [self._readable(state) for state in states], after
         if call.kind == "file":
             return check_batch_id(self.wire.parse_file(body), what="file id")
         if call.method == "GET":
@@ -285,6 +305,10 @@ class _Base:
             state = self.wire.parse_batch(obj, batch_id=call.batch_id)
             if call.batch_id is None:  # a create: the id is used in every later URL
                 check_batch_id(state.batch_id)
+        return self._readable(state)
+
+    def _readable(self, state: BatchState) -> BatchState:
+        """``state`` with the key redacted from its error and its result URLs absolute."""
         if state.error:
             state = replace(state, error=redact(state.error, self._api_key))
         return self._resolved(state)

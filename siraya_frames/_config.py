@@ -138,3 +138,69 @@ def allow_insecure(allow_insecure_http: bool | None) -> bool:
 def resolve_job_root(job_root: str | os.PathLike[str] | None = None) -> str:
     """Return the folder under which default job directories are made."""
     return os.fspath(job_root or os.environ.get(ENV_JOB_ROOT) or DEFAULT_JOB_ROOT)
+
+
+DEFAULT_MAX_CONCURRENCY = 4
+"""Calls (creates, polls, downloads) one client has in flight at once. Small: the budget
+that binds is the service's requests per minute (``rate_limit``), not our connections."""
+ENV_MAX_CONCURRENCY = "SIRAYA_MAX_CONCURRENCY"
+ENV_RATE_LIMIT = "SIRAYA_RATE_LIMIT"
+
+
+def _number(value: str, env_var: str) -> float:
+    try:
+        return float(value)
+    except ValueError:
+        message = f"{env_var}={value!r} is not a number; unset it or fix it"
+        raise ConfigurationError(message) from None
+
+
+def resolve_max_concurrency(max_concurrency: int | None) -> int:
+    """Return the calls in flight at once: the argument, ``SIRAYA_MAX_CONCURRENCY`` or 4.
+
+    Examples
+    --------
+    >>> resolve_max_concurrency(8)
+    8
+    """
+    env = os.environ.get(ENV_MAX_CONCURRENCY)
+    value = max_concurrency if max_concurrency is not None else env
+    value = DEFAULT_MAX_CONCURRENCY if value is None or value == "" else value
+    number = _number(value, ENV_MAX_CONCURRENCY) if isinstance(value, str) else value
+    if number != int(number) or int(number) < 1:
+        raise ConfigurationError(
+            f"max_concurrency={value!r}: give a whole number of calls of at least 1 "
+            f"(argument max_concurrency=, or {ENV_MAX_CONCURRENCY})"
+        )
+    return int(number)
+
+
+def resolve_rate_limit(
+    rate_limit: float | None, *, default: float | None, base_url: str
+) -> float | None:
+    """Return the requests per minute of a client, or None for no limit.
+
+    The argument, then ``SIRAYA_RATE_LIMIT``, then the protocol's ``default`` (not applied
+    to a service on this machine: the emulator or a local server has no such budget);
+    0 means no limit.
+
+    Examples
+    --------
+    >>> resolve_rate_limit(None, default=50, base_url="https://api.anthropic.com/v1")
+    50
+    >>> resolve_rate_limit(None, default=50, base_url="http://127.0.0.1:8000/v1") is None
+    True
+    >>> resolve_rate_limit(0, default=50, base_url="https://api.anthropic.com/v1") is None
+    True
+    """
+    env = os.environ.get(ENV_RATE_LIMIT)
+    if rate_limit is None and env:
+        rate_limit = _number(env, ENV_RATE_LIMIT)
+    if rate_limit is None:
+        return None if is_loopback(urlsplit(base_url).hostname) else default
+    if not rate_limit >= 0:
+        raise ConfigurationError(
+            f"rate_limit={rate_limit!r}: give requests per minute (a positive number), or 0 "
+            f"for no limit (argument rate_limit=, or {ENV_RATE_LIMIT})"
+        )
+    return rate_limit or None

@@ -274,6 +274,10 @@ class Job:
             )
         return self._client
 
+    def _width(self) -> int:
+        """Calls the job's steps make at once: the client's ``max_concurrency``."""
+        return _width_of(self._sync_client())
+
     def _run(self, make_steps: Callable[[JobState], Steps]) -> Any:
         """Run steps under the job's lock, on the state as saved (another process may have
         moved the job on since this object read it)."""
@@ -291,7 +295,11 @@ class Job:
 
     def submit_pending(self) -> Job:
         """Create the batches whose intent is recorded but whose id is not (after a crash)."""
-        self._run(lambda state: submit_steps(self._store, state, self._plan_unplanned(state)))
+        self._run(
+            lambda state: submit_steps(
+                self._store, state, self._plan_unplanned(state), width=self._width()
+            )
+        )
         return self
 
     def _plan_unplanned(self, state: JobState) -> dict[str, BatchPayload]:
@@ -309,7 +317,7 @@ class Job:
         """
         if refresh:
             try:
-                self._run(lambda state: poll_steps(self._store, state))
+                self._run(lambda state: poll_steps(self._store, state, width=self._width()))
             except JobBusyError:
                 logger.info("another process is waiting on %s: showing its saved state", self.path)
             except JobStoreError as exc:  # a read-only job directory: report what is saved
@@ -339,7 +347,7 @@ class Job:
 
         def steps(state: JobState) -> Steps:
             self._plan_unplanned(state)
-            return wait_steps(self._store, state, schedule, bar, deadline)
+            return wait_steps(self._store, state, schedule, bar, deadline, width=self._width())
 
         try:
             self._run(steps)
@@ -370,7 +378,9 @@ class Job:
             with self._store.lock():
                 state = self._reload()
                 self._plan_unplanned(state)
-                steps = wait_steps(self._store, state, schedule or PollSchedule(), bar, deadline)
+                schedule = schedule or PollSchedule()
+                width = _width_of(client)
+                steps = wait_steps(self._store, state, schedule, bar, deadline, width=width)
                 await adrive(steps, client)
         except SirayaError as exc:
             exc.add_note(_resume_hint(self.path))
@@ -434,7 +444,8 @@ class Job:
             held = self._store.read_requests()
             new = requests.join(held.select("custom_id"), on="custom_id", how="anti")
             added = new.height
-            return submit_steps(self._store, state, plan_added(self._store, state, held, new))
+            bodies = plan_added(self._store, state, held, new)
+            return submit_steps(self._store, state, bodies, width=self._width())
 
         self._run(make_steps)
         return added
@@ -444,7 +455,11 @@ class Job:
         bodies = (
             plan_round(self._store, state, requests, next_round(state)) if requests.height else {}
         )
-        return submit_steps(self._store, state, bodies)
+        return submit_steps(self._store, state, bodies, width=self._width())
+
+
+def _width_of(client: Any) -> int:
+    return int(getattr(client, "max_concurrency", _config.DEFAULT_MAX_CONCURRENCY))
 
 
 def _check_protocol(store: JobStore, state: JobState, client: Any) -> None:
@@ -548,7 +563,7 @@ def submit(
             job._run(lambda state: _set_result_cap(store, state, max_result_bytes))
         return job
     job = Job(store.path, client=client)
-    job._run(lambda state: submit_steps(store, state, bodies))
+    job._run(lambda state: submit_steps(store, state, bodies, width=_width_of(client)))
     return job
 
 

@@ -24,13 +24,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from siraya_frames._config import DEFAULT_MIN_POLL_INTERVAL
+from siraya_frames._config import DEFAULT_MAX_CONCURRENCY, DEFAULT_MIN_POLL_INTERVAL
 
-__all__ = ["Call", "PollSchedule", "Sleep", "Steps", "adrive", "drive"]
+__all__ = ["Call", "Calls", "PollSchedule", "Sleep", "Steps", "adrive", "drive", "side_by_side"]
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,49 @@ class Sleep:
     seconds: float
 
 
-Steps = Generator[Call | Sleep, Any, Any]
+@dataclass(frozen=True)
+class Calls:
+    """Make these calls side by side (at most ``client.max_concurrency`` in flight) and send
+    back, in their order, each one's answer or the exception it raised (not raised)."""
+
+    calls: tuple[Call, ...]
+
+
+Steps = Generator[Call | Calls | Sleep, Any, Any]
+
+
+def _width(client: Any) -> int:
+    return max(1, int(getattr(client, "max_concurrency", DEFAULT_MAX_CONCURRENCY)))
+
+
+def _outcome(client: Any, call: Call) -> Any:
+    try:
+        return getattr(client, call.name)(*call.args, **call.kwargs)
+    except Exception as exc:  # one call's failure is that call's answer
+        return exc
+
+
+def _all(client: Any, calls: Sequence[Call]) -> list[Any]:
+    """The outcomes of ``calls``, made from a pool of threads (an httpx.Client is
+    thread-safe, and the client's rate limiter is shared by the threads)."""
+    if len(calls) == 1:
+        return [_outcome(client, calls[0])]
+    with ThreadPoolExecutor(min(_width(client), len(calls))) as pool:
+        return list(pool.map(lambda call: _outcome(client, call), calls))
+
+
+async def _aall(client: Any, calls: Sequence[Call]) -> list[Any]:
+    """The awaitable :func:`_all`: tasks under a semaphore."""
+    gate = asyncio.Semaphore(_width(client))
+
+    async def one(call: Call) -> Any:
+        async with gate:
+            try:
+                return await getattr(client, call.name)(*call.args, **call.kwargs)
+            except Exception as exc:
+                return exc
+
+    return list(await asyncio.gather(*(one(call) for call in calls)))
 
 
 def drive(steps: Steps, client: Any, *, sleep: Callable[[float], Any] = time.sleep) -> Any:
@@ -63,6 +106,8 @@ def drive(steps: Steps, client: Any, *, sleep: Callable[[float], Any] = time.sle
         try:
             if isinstance(op, Sleep):
                 resume, reply = steps.send, sleep(op.seconds)
+            elif isinstance(op, Calls):
+                resume, reply = steps.send, _all(client, op.calls)
             else:
                 resume, reply = steps.send, getattr(client, op.name)(*op.args, **op.kwargs)
         except Exception as exc:  # handed to the steps, which decide
@@ -82,10 +127,69 @@ async def adrive(
         try:
             if isinstance(op, Sleep):
                 resume, reply = steps.send, await sleep(op.seconds)
+            elif isinstance(op, Calls):
+                resume, reply = steps.send, await _aall(client, op.calls)
             else:
                 resume, reply = steps.send, await getattr(client, op.name)(*op.args, **op.kwargs)
         except Exception as exc:  # handed to the steps, which decide
             resume, reply = steps.throw, exc
+
+
+def side_by_side(groups: Iterable[Steps], *, width: int = DEFAULT_MAX_CONCURRENCY) -> Steps:
+    """Run several steps at once, ``width`` at a time, as one: their pending calls go out
+    together as one :class:`Calls`, and each answer goes back to the steps that asked.
+
+    One that fails does not stop the others in flight (what they saved stays saved); no new
+    one starts after it, and its error is raised once they are all done.
+
+    Examples
+    --------
+    >>> def one(name):
+    ...     return (yield Call("get_batch", (name,)))
+    >>> class FakeClient:
+    ...     def get_batch(self, batch_id):
+    ...         return batch_id.upper()
+    >>> drive(side_by_side(one(n) for n in "abc"), FakeClient())
+    >>> steps = side_by_side((one(n) for n in "abc"), width=2)
+    >>> [call.args for call in next(steps).calls]  # two at a time
+    [('a',), ('b',)]
+    """
+    waiting, active, errors = iter(groups), [], []
+
+    def advance(steps: Steps, resume: Callable[[Any], Any], reply: Any) -> Steps:
+        try:
+            call = yield from _until_call(steps, resume, reply)
+        except Exception as exc:
+            errors.append(exc)
+            return
+        if call is not None:
+            active.append((steps, call))
+
+    while True:
+        while len(active) < width and not errors and (steps := next(waiting, None)) is not None:
+            yield from advance(steps, steps.send, None)
+        if not active:
+            break
+        pending, active[:] = list(active), []
+        answers = yield Calls(tuple(call for _, call in pending))
+        for (steps, _), answer in zip(pending, answers, strict=True):
+            throw = isinstance(answer, BaseException)
+            yield from advance(steps, steps.throw if throw else steps.send, answer)
+    if errors:
+        raise errors[0]
+
+
+def _until_call(steps: Steps, resume: Callable[[Any], Any], reply: Any) -> Steps:
+    """Resume ``steps`` (``resume`` is its ``send`` or ``throw``) until it asks for a call,
+    passing on what else it asks (a Sleep); return that call, or None when it ends."""
+    while True:
+        try:
+            op = resume(reply)
+        except StopIteration:
+            return None
+        if isinstance(op, Call):
+            return op
+        resume, reply = steps.send, (yield op)  # a Sleep (or a Calls) of its own, in line
 
 
 @dataclass(frozen=True)

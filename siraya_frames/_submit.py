@@ -20,10 +20,11 @@ import sys
 
 import polars as pl
 
+from siraya_frames._config import DEFAULT_MAX_CONCURRENCY
 from siraya_frames._create import create_steps
 from siraya_frames._errors import APIStatusError, IdempotencyConflictError, UnexpectedResponseError
 from siraya_frames._plan import BatchPayload, plan_batches
-from siraya_frames._polling import Steps
+from siraya_frames._polling import Steps, side_by_side
 from siraya_frames._protocols import get_protocol
 from siraya_frames._shapes import BatchState, BatchStatus
 from siraya_frames._store import BatchRecord, JobState, JobStore, utc_now
@@ -202,23 +203,49 @@ def apply_state(rec: BatchRecord, state: BatchState) -> None:
     rec.error = state.error or rec.error
 
 
-def submit_steps(store: JobStore, state: JobState, bodies: dict[str, BatchPayload]) -> Steps:
-    """Create every batch whose intent is recorded but whose id is not."""
-    for rec in state.batches:
-        if rec.status != "planned":
-            continue
-        logger.info("creating batch %s (%d requests)", rec.key, rec.n_requests)
-        try:
-            answer = yield from create_steps(
-                store, state, rec, lambda rec=rec: _body_for(store, rec, bodies, state.protocol)
-            )
-        except APIStatusError as exc:
-            if exc.status_code == 409:
-                raise _conflict(store, rec, exc) from exc
-            raise
-        if not answer.batch_id:
-            raise UnexpectedResponseError(f"the create of batch {rec.key} returned no batch id")
-        rec.batch_id = answer.batch_id
-        rec.submitted_at = utc_now()
-        apply_state(rec, answer)
-        store.save_batch(rec)
+def submit_steps(
+    store: JobStore,
+    state: JobState,
+    bodies: dict[str, BatchPayload],
+    *,
+    width: int = DEFAULT_MAX_CONCURRENCY,
+) -> Steps:
+    """Create every batch whose intent is recorded but whose id is not, ``width`` at a time
+    (one at a time where a lost create cannot be recovered: see ``_recovers_lost_creates``).
+
+    Each create saves its own batch (intent before the call, id right after its answer), so
+    one failing create loses none of the ids the others in flight got; its error is raised
+    once they are saved.
+    """
+    planned = (rec for rec in state.batches if rec.status == "planned")
+    creates = (_create_one(store, state, rec, bodies) for rec in planned)
+    yield from side_by_side(creates, width=width if _recovers_lost_creates(state) else 1)
+
+
+def _recovers_lost_creates(state: JobState) -> bool:
+    """Whether a create whose answer a kill lost can be recovered without buying the batch
+    twice (the service honours the Idempotency-Key, or the list finds the batch). Where it
+    cannot (Anthropic documents neither), creates go one at a time: a kill then leaves at
+    most one create in doubt, not one per call in flight."""
+    wire = get_protocol(state.protocol)
+    return wire.honours_idempotency_key or wire.finds_lost_creates
+
+
+def _create_one(
+    store: JobStore, state: JobState, rec: BatchRecord, bodies: dict[str, BatchPayload]
+) -> Steps:
+    logger.info("creating batch %s (%d requests)", rec.key, rec.n_requests)
+    try:
+        answer = yield from create_steps(
+            store, state, rec, lambda: _body_for(store, rec, bodies, state.protocol)
+        )
+    except APIStatusError as exc:
+        if exc.status_code == 409:
+            raise _conflict(store, rec, exc) from exc
+        raise
+    if not answer.batch_id:
+        raise UnexpectedResponseError(f"the create of batch {rec.key} returned no batch id")
+    rec.batch_id = answer.batch_id
+    rec.submitted_at = utc_now()
+    apply_state(rec, answer)
+    store.save_batch(rec)

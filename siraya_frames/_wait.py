@@ -8,6 +8,7 @@ download with fewer lines than requests is fetched again. Between rounds the wai
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 import time
@@ -15,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from siraya_frames import _results_cache as results_cache
+from siraya_frames._config import DEFAULT_MAX_CONCURRENCY
 from siraya_frames._errors import (
     APIStatusError,
     APITimeoutError,
@@ -22,7 +24,9 @@ from siraya_frames._errors import (
     UnexpectedResponseError,
     WaitTimeoutError,
 )
-from siraya_frames._polling import Call, PollSchedule, Sleep, Steps
+from siraya_frames._polling import Call, PollSchedule, Sleep, Steps, side_by_side
+from siraya_frames._protocols import get_protocol
+from siraya_frames._rounds import by_predicted_end, eta_of, list_round
 from siraya_frames._shapes import BatchState, BatchStatus
 from siraya_frames._store import BatchRecord, JobState, JobStore, atomic_write, utc_now
 from siraya_frames._submit import apply_state, submit_steps
@@ -143,6 +147,7 @@ def _poll_one(
     deadline: float | None = None,
     clock: Callable[[], float] = time.time,
 ) -> Steps:
+    """GET one batch's state, then take what it says (results, a download)."""
     sink = store.results_path(rec.key)
     limits = {"max_bytes": result_cap(state, rec), **_left(deadline, clock)}
     try:
@@ -152,6 +157,19 @@ def _poll_one(
             raise  # a status answer we cannot read: the wait reports it
         _results_failed(rec, exc)
         return
+    yield from _take_state(store, state, rec, answer, deadline, clock)
+
+
+def _take_state(
+    store: JobStore,
+    state: JobState,
+    rec: BatchRecord,
+    answer: BatchState,
+    deadline: float | None = None,
+    clock: Callable[[], float] = time.time,
+) -> Steps:
+    """Fold a batch's state (from its GET or a list page) into ``rec``; download its results
+    when it has ended."""
     apply_state(rec, answer)
     if answer.has_results:
         _take_results(store, rec, answer)
@@ -161,6 +179,8 @@ def _poll_one(
     urls = rec.result_urls or ([rec.result_url] if rec.result_url else [])
     if urls and rec.result_fetches < MAX_RESULT_FETCHES:
         where = urls[0] if len(urls) == 1 else urls
+        limits = {"max_bytes": result_cap(state, rec), **_left(deadline, clock)}
+        sink = store.results_path(rec.key)
         try:
             got = yield Call("fetch_results", (where, sink), {"batch_id": rec.batch_id, **limits})
         except (UnexpectedResponseError, APIStatusError) as exc:
@@ -188,12 +208,65 @@ def poll_steps(
     state: JobState,
     deadline: float | None = None,
     clock: Callable[[], float] = time.time,
+    *,
+    width: int = DEFAULT_MAX_CONCURRENCY,
+    seen: dict[str, tuple[float, int]] | None = None,
 ) -> Steps:
-    """Poll every unfinished batch once, saving what comes back."""
-    for rec in state.batches:
-        if rec.batch_id and not is_finished(rec):
-            yield from _poll_one(store, state, rec, deadline, clock)
-            store.save_batch(rec)
+    """Poll every unfinished batch once, ``width`` calls at a time, saving what comes back.
+
+    Batches predicted to end soonest go first (``seen``: where each was first seen, for its
+    rate). Where the protocol lists batches for polling, their states are read from list
+    pages first; a batch the pages did not show is polled with a GET.
+    """
+    todo = [rec for rec in state.batches if rec.batch_id and not is_finished(rec)]
+    todo = by_predicted_end(todo, {} if seen is None else seen, clock())
+    wire = get_protocol(state.protocol)
+    if wire.lists_for_polling and len(todo) > 1:
+        listed = yield from list_round(todo, wire.list_page_size)
+        todo = _take_running(store, state, todo, listed)
+    else:
+        listed = {}
+    yield from side_by_side(
+        (_poll_saved(store, state, rec, listed.get(rec.batch_id or ""), deadline, clock)
+         for rec in todo),
+        width=width,
+    )  # fmt: skip
+
+
+def _take_running(
+    store: JobStore, state: JobState, todo: list[BatchRecord], listed: dict[str, BatchState]
+) -> list[BatchRecord]:
+    """Fold in the listed states of batches still running, saved in one transaction (their
+    progress guards no call); return the batches left to poll or download."""
+    left, changed = [], []
+    for rec in todo:
+        answer = listed.get(rec.batch_id or "")
+        if answer is None or answer.status.is_terminal or answer.has_results:
+            left.append(rec)
+            continue
+        before = dataclasses.replace(rec)
+        apply_state(rec, answer)
+        if rec != before:
+            changed.append(rec)
+    if changed:
+        store.save_job(state, batches=changed)
+    return left
+
+
+def _poll_saved(
+    store: JobStore,
+    state: JobState,
+    rec: BatchRecord,
+    listed: BatchState | None,
+    deadline: float | None,
+    clock: Callable[[], float],
+) -> Steps:
+    """Poll one batch (or take its listed state), and save it (if anything changed)."""
+    if listed is None:
+        yield from _poll_one(store, state, rec, deadline, clock)
+    else:
+        yield from _take_state(store, state, rec, listed, deadline, clock)
+    store.save_batch(rec)
 
 
 def _refetch_unavailable(state: JobState) -> None:
@@ -210,13 +283,15 @@ def wait_steps(
     report: Callable[[JobState], None],
     deadline: float | None,
     clock: Callable[[], float] = time.time,
+    *,
+    width: int = DEFAULT_MAX_CONCURRENCY,
 ) -> Steps:
-    yield from submit_steps(store, state, {})
+    yield from submit_steps(store, state, {}, width=width)
     _refetch_unavailable(state)
     n_polls, seen = 0, {}
     while True:
         try:
-            yield from poll_steps(store, state, deadline, clock)
+            yield from poll_steps(store, state, deadline, clock, width=width, seen=seen)
         except APITimeoutError as exc:
             if deadline is None or clock() < deadline:
                 raise
@@ -249,15 +324,13 @@ def _not_finished(store: JobStore) -> WaitTimeoutError:
 
 def _eta(seen: dict[str, tuple[float, int]], state: JobState, now: float) -> float | None:
     """Seconds until the first unfinished batch should end, from its progress so far."""
-    etas = []
-    for rec in state.batches:
-        if not rec.batch_id or is_finished(rec):
-            continue
-        since, done_then = seen.setdefault(rec.key, (now, rec.done))
-        if rec.done > done_then and now > since:
-            rate = (rec.done - done_then) / (now - since)
-            etas.append(max(rec.n_requests - rec.done, 0) / rate)
-    return min(etas) if etas else None
+    etas = [
+        eta_of(rec, seen, now)
+        for rec in state.batches
+        if rec.batch_id and rec.status not in FINISHED  # one ended is fetched, not awaited
+    ]
+    known = [eta for eta in etas if eta is not None]
+    return min(known) if known else None
 
 
 _ENDED = re.compile(

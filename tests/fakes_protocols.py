@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import email.parser
 import json
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,18 +39,20 @@ class _Fake:
     batches: dict[str, dict[str, Any]] = field(default_factory=dict)
     fault: Callable[[httpx.Request], None] | None = None
     after: Callable[[httpx.Request], None] | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def transport(self) -> httpx.MockTransport:
         return httpx.MockTransport(self.handle)
 
     def handle(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(request)
-        if self.fault is not None:
-            self.fault(request)
-        response = self.route(request)
-        if self.after is not None:
-            self.after(request)
-        return response
+        with self.lock:  # one request at a time: calls may come from several threads
+            self.requests.append(request)
+            if self.fault is not None:
+                self.fault(request)
+            response = self.route(request)
+            if self.after is not None:
+                self.after(request)
+            return response
 
     def route(self, request: httpx.Request) -> httpx.Response:  # pragma: no cover
         raise NotImplementedError
@@ -68,6 +71,13 @@ class FakeAnthropic(_Fake):
     def _error(self, status: int, kind: str, message: str) -> httpx.Response:
         body = {"type": "error", "error": {"type": kind, "message": message}, "request_id": "r"}
         return httpx.Response(status, json=body)
+
+    def _tick(self, batch: dict[str, Any]) -> None:
+        """One poll of ``batch`` (a GET, or a list page that shows it): it ends after
+        ``polls_to_end`` of them."""
+        batch["polls"] += 1
+        if batch["polls"] >= self.polls_to_end and batch["status"] == "in_progress":
+            batch["status"] = "ended"
 
     def _object(self, batch: dict[str, Any]) -> dict[str, Any]:
         n = len(batch["requests"])
@@ -123,7 +133,9 @@ class FakeAnthropic(_Fake):
             self.batches[batch_id] = {"id": batch_id, "requests": body["requests"], "polls": 0}
             self.batches[batch_id]["status"] = "in_progress"
             return httpx.Response(200, json=self._object(self.batches[batch_id]))
-        if request.method == "GET" and parts == [""]:
+        if request.method == "GET" and parts == [""]:  # a list round is a poll of each
+            for listed in self.batches.values():
+                self._tick(listed)
             data = [self._object(b) for b in reversed(self.batches.values())]
             first, last = (data[0]["id"], data[-1]["id"]) if data else (None, None)
             page = {"data": data, "has_more": False, "first_id": first, "last_id": last}
@@ -132,9 +144,7 @@ class FakeAnthropic(_Fake):
         if batch is None:
             return self._error(404, "not_found_error", f"no batch {parts[0]}")
         if request.method == "GET" and len(parts) == 1:
-            batch["polls"] += 1
-            if batch["polls"] >= self.polls_to_end and batch["status"] == "in_progress":
-                batch["status"] = "ended"
+            self._tick(batch)
             return httpx.Response(200, json=self._object(batch))
         if request.method == "GET" and parts[1:] == ["results"]:
             content = self._results(batch)
@@ -190,6 +200,12 @@ class FakeOpenAI(_Fake):
             "status": "processed",
         }
         return self.files[file_id]
+
+    def _tick(self, batch: dict[str, Any]) -> None:
+        """One poll of ``batch`` (a GET, or a list page that shows it)."""
+        batch["polls"] += 1
+        if batch["polls"] >= self.polls_to_end and batch["status"] == "validating":
+            self._finish(batch)
 
     def _finish(self, batch: dict[str, Any]) -> None:
         out, err = [], []
@@ -279,7 +295,9 @@ class FakeOpenAI(_Fake):
                 "polls": 0,
             }
             return httpx.Response(200, json=self._public(self.batches[batch_id]))
-        if request.method == "GET" and path == "/v1/batches":
+        if request.method == "GET" and path == "/v1/batches":  # a list round: a poll of each
+            for listed in self.batches.values():
+                self._tick(listed)
             data = [self._public(b) for b in reversed(self.batches.values())]
             page = {"object": "list", "data": data, "has_more": False}
             page |= {
@@ -292,9 +310,7 @@ class FakeOpenAI(_Fake):
         if batch is None:
             return self._error(404, f"No batch found with id '{parts[0]}'.")
         if request.method == "GET" and len(parts) == 1:
-            batch["polls"] += 1
-            if batch["polls"] >= self.polls_to_end and batch["status"] == "validating":
-                self._finish(batch)
+            self._tick(batch)
             return httpx.Response(200, json=self._public(batch))
         if request.method == "POST" and parts[1:] == ["cancel"]:
             if batch["status"] == "completed":

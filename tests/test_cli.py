@@ -279,6 +279,13 @@ def test_bad_input_gives_one_clear_line(work: Path, line: str, message: str) -> 
     assert not (work / ".siraya_frames").exists()
 
 
+def test_pace_flags_reach_the_client(work: Path, server: Server) -> None:
+    bad = cli("run rows.csv {task} --output o.parquet --max-concurrency 0", cwd=work, server=server)
+    assert bad.returncode == 1 and bad.stderr.startswith("error: max_concurrency=0"), bad.stderr
+    line = "--quiet run rows.csv {task} --output o.parquet --max-concurrency 1 --rate-limit 6000"
+    assert "Wrote 6 rows" in ok(cli(line, cwd=work, server=server)).stdout
+
+
 def test_wrong_key_names_the_fix_without_traceback(work: Path, server: Server) -> None:
     done = cli("run rows.csv {task} --output o.parquet", cwd=work, server=server, key="wrong-key")
     assert done.returncode == 1

@@ -95,7 +95,8 @@ def test_crash_between_create_and_record_resumes_with_the_same_idempotency_key(t
     with Emulator(api_key=KEY) as emu:
         emu.set_faults(drop_after_create=1)
         one_try = sf.RetryPolicy(max_attempts=1)
-        with _client(emu, retry=one_try) as client, pytest.raises(errors.APIConnectionError) as e:
+        serial = _client(emu, retry=one_try, max_concurrency=1)
+        with serial as client, pytest.raises(errors.APIConnectionError) as e:
             sf.submit(_requests(df), client=client, job_dir=job_dir, max_requests=3)
         assert "Job.open" in "".join(e.value.__notes__)
         state = JobStore(job_dir).load().to_dict()
@@ -105,6 +106,26 @@ def test_crash_between_create_and_record_resumes_with_the_same_idempotency_key(t
             job = sf.Job.open(job_dir, client=client).wait(progress=False, schedule=FAST)
             out = sf.join_results(_requests(df), job.results())
         assert emu.stats()["batches"] == 3
+    _assert_echo(out, df)
+
+
+def test_a_failed_create_keeps_the_ids_the_others_in_flight_got(tmp_path):
+    df = _frame(9)
+    job_dir = tmp_path / "j"
+    with Emulator(api_key=KEY) as emu:
+        emu.set_faults(drop_after_create=1)
+        one_try = sf.RetryPolicy(max_attempts=1)
+        side_by_side = _client(emu, retry=one_try, max_concurrency=3)
+        with side_by_side as client, pytest.raises(errors.APIConnectionError):
+            sf.submit(_requests(df), client=client, job_dir=job_dir, max_requests=3)
+        state = JobStore(job_dir).load().to_dict()
+        statuses = sorted(b["status"] for b in state["batches"])
+        assert statuses == ["pending", "pending", "planned"]  # two ids saved, one unknown
+        assert emu.stats()["batches"] == 3
+        with _client(emu) as client:
+            job = sf.Job.open(job_dir, client=client).wait(progress=False, schedule=FAST)
+            out = sf.join_results(_requests(df), job.results())
+        assert emu.stats()["batches"] == 3  # the unknown one resent with its key: no twin
     _assert_echo(out, df)
 
 
@@ -419,7 +440,7 @@ def test_a_job_another_process_is_waiting_on_is_not_touched(tmp_path):
 
 def test_insufficient_balance_mid_submit_resumes_without_resending(tmp_path):
     df = _frame(12)
-    with Emulator(api_key=KEY) as emu, _client(emu) as client:
+    with Emulator(api_key=KEY) as emu, _client(emu, max_concurrency=1) as client:
         job_dir = tmp_path / "j"
         # the first create is accepted, the next ones are refused: the balance ran out
         emu.set_faults(http_error_endpoints=("create",))

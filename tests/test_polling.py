@@ -110,3 +110,19 @@ def test_a_batch_past_its_expiry_but_still_running_is_not_polled_in_a_loop(tmp_p
     with pytest.raises(_Stop):
         drive(steps, Client(), sleep=sleep)
     assert 20 <= Client.gets <= 31  # one GET per 2 s (DEFAULT_MIN_POLL_INTERVAL) at most
+
+
+def test_side_by_side_passes_on_a_sleep_asked_after_a_failed_call():
+    from siraya_frames._polling import side_by_side
+
+    def one():
+        try:
+            yield Call("get", ("boom",))
+        except ValueError:
+            yield Sleep(2.0)  # after the error is thrown in, the sleep's answer is sent
+        return (yield Call("get", ("ok",)))
+
+    slept = []
+    client = Client()
+    drive(side_by_side([one(), one()], width=2), client, sleep=slept.append)
+    assert slept == [2.0, 2.0] and client.calls == ["boom", "boom", "ok", "ok"]

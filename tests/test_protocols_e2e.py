@@ -14,6 +14,7 @@ import json
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -137,8 +138,8 @@ def test_tool_calls_come_back_as_json_per_row(tmp_path, protocol):
 
 def test_openai_shared_system_prompt_is_read_from_the_cache(tmp_path):
     system = "You label product reviews. Answer with one word. " * 4
-    with emulator("openai") as emu, client(emu, "openai") as c:
-        out = run(frame(), tmp_path, client=c, system=system, max_requests=1)
+    with emulator("openai") as emu, client(emu, "openai", max_concurrency=1) as c:
+        out = run(frame(), tmp_path, client=c, system=system, max_requests=1)  # in order
     n = out["cache_read_input_tokens"][1]
     # the first request (rows 0 and 3 share it) is uncached; every later one reads the prefix
     assert n > 0 and out["cache_read_input_tokens"].to_list() == [0, n, n, 0, n, n]
@@ -258,14 +259,17 @@ class KillOnSecondCreate(httpx.BaseTransport):
 
     def __init__(self, when: str) -> None:
         self.inner, self.when, self.creates = httpx.HTTPTransport(), when, 0
+        self.lock = threading.Lock()  # creates may be sent from several threads
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         is_create = request.method == "POST" and request.url.path.endswith("/batches")
-        self.creates += is_create
-        if is_create and self.creates == 2 and self.when == "before sending":
+        with self.lock:
+            self.creates += is_create
+            second = is_create and self.creates == 2
+        if second and self.when == "before sending":
             raise Killed
         response = self.inner.handle_request(request)
-        if is_create and self.creates == 2 and self.when == "answer lost":
+        if second and self.when == "answer lost":
             response.read()
             raise Killed
         return response

@@ -99,6 +99,13 @@ class WireProtocol:
     """True when the list endpoint can find a batch whose create answer was lost."""
     honours_idempotency_key: ClassVar[bool] = False
     """True when a create resent with the same ``Idempotency-Key`` returns the first batch."""
+    lists_for_polling: ClassVar[bool] = False
+    """True when a poll round reads batch statuses from the list endpoint, page by page,
+    instead of one GET per batch (the list objects carry everything a GET does)."""
+    list_page_size: ClassVar[int] = 100
+    """Batches per list page (the most the service allows)."""
+    rate_limit: ClassVar[float] = 120.0
+    """Requests per minute a client spends by default (``rate_limit=`` overrides it)."""
     batches_path: ClassVar[str] = "/batches"
 
     # ---- endpoints
@@ -112,7 +119,7 @@ class WireProtocol:
         return f"{self.batch_url(base_url, batch_id)}/cancel"
 
     def list_url(self, base_url: str, after: str | None) -> str:
-        query = {"limit": 100, **({"after": after} if after else {})}
+        query = {"limit": self.list_page_size, **({"after": after} if after else {})}
         return f"{base_url}{self.batches_path}?{urlencode(query)}"
 
     def upload_url(self, base_url: str) -> str:

@@ -53,12 +53,18 @@ class AnthropicProtocol(WireProtocol):
     max_requests: ClassVar[int] = 100_000
     max_bytes: ClassVar[int] = 256_000_000
     batches_path: ClassVar[str] = "/messages/batches"
+    lists_for_polling: ClassVar[bool] = True
+    list_page_size: ClassVar[int] = 1000
+    rate_limit: ClassVar[float] = 50.0
+    """Tier 1's limit on the Message Batches API (50 requests a minute, all batch endpoints
+    together): the lowest tier, so a new account is never throttled. Raise it with
+    ``rate_limit=`` (tier 2 allows 1,000)."""
 
     def auth_headers(self, api_key: str) -> dict[str, str]:
         return {"x-api-key": api_key, "anthropic-version": ANTHROPIC_VERSION}
 
     def list_url(self, base_url: str, after: str | None) -> str:
-        query = {"limit": 100, **({"after_id": after} if after else {})}
+        query = {"limit": self.list_page_size, **({"after_id": after} if after else {})}
         return f"{base_url}{self.batches_path}?{urlencode(query)}"
 
     def parse_batch(self, obj: dict[str, Any], *, batch_id: str | None) -> BatchState:

@@ -76,6 +76,11 @@ class OpenAIProtocol(WireProtocol):
     encoding: ClassVar[RequestEncoding] = JSONL
     uploads_file: ClassVar[bool] = True
     finds_lost_creates: ClassVar[bool] = True
+    lists_for_polling: ClassVar[bool] = True
+    rate_limit: ClassVar[float] = 300.0
+    """OpenAI documents no separate limit for the batch and file endpoints; 300 a minute
+    stays under the lowest paid tier's 500 requests a minute shared with other use, and
+    still polls 2,000 batches in under a minute with list rounds (100 a page)."""
 
     def create_body(
         self, payload: bytes, *, input_file_id: str | None, metadata: dict[str, str]

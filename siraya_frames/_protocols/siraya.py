@@ -31,6 +31,9 @@ class SirayaProtocol(WireProtocol):
     max_requests: ClassVar[int] = _config.DEFAULT_MAX_REQUESTS
     max_bytes: ClassVar[int] = _config.DEFAULT_MAX_BYTES
     honours_idempotency_key: ClassVar[bool] = True
+    rate_limit: ClassVar[float] = 120.0
+    """Siraya documents no limit for its batch endpoints: two a second is a conservative
+    guess (a 429 still pauses every call); raise it with ``rate_limit=``."""
 
     def parse_batch(self, obj: dict[str, Any], *, batch_id: str | None) -> BatchState:
         return parse_batch_object(obj, batch_id=batch_id)
