@@ -535,8 +535,9 @@ def test_status_works_on_a_read_only_job_directory(tmp_path, monkeypatch):
 
 
 def test_submit_builds_each_body_when_its_create_is_sent(tmp_path, monkeypatch):
-    """One body at a time: after planning (which frames each body once, to hash it), each
-    body is built right before its own create, never all of them ahead of the creates."""
+    """One body at a time (at most ``max_concurrency`` with creates side by side): after
+    planning (which frames each body once, to hash it), each body is built right before its
+    own create, never all of them ahead of the creates."""
     from siraya_frames import _plan
 
     events: list[str] = []
@@ -554,7 +555,8 @@ def test_submit_builds_each_body_when_its_create_is_sent(tmp_path, monkeypatch):
     df = _frame(12)
     with Emulator(api_key=KEY) as emu:
         http = httpx.Client(event_hooks={"request": [log_create]})
-        with sf.SirayaClient(KEY, emu.base_url, http_client=http) as client:
+        client = sf.SirayaClient(KEY, emu.base_url, http_client=http, max_concurrency=1)
+        with client:
             job = sf.submit(_requests(df), client=client, job_dir=tmp_path, max_requests=5)
             out = sf.join_results(_requests(df), job.wait(progress=False, schedule=FAST).results())
     _assert_echo(out, df)

@@ -26,7 +26,6 @@ Examples
 from __future__ import annotations
 
 import datetime as dt
-import hmac
 import time
 import uuid
 from typing import Any, ClassVar
@@ -35,7 +34,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from siraya_frames.emulator._http import DownloadSpec, Handlers, dumps
+from siraya_frames.emulator._http import DownloadSpec, Handlers, bearer_token, dumps, same_key
 from siraya_frames.emulator._model import (
     CANCELED,
     CANCELLING,
@@ -200,9 +199,8 @@ class AnthropicHandlers(Handlers):
         """``x-api-key: <key>`` or ``Authorization: Bearer <key>`` (what SDK 2.x sends)."""
         sent = request.headers.get("x-api-key")
         if sent is None:
-            scheme, _, token = request.headers.get("authorization", "").partition(" ")
-            sent = token.strip() if scheme.lower() == "bearer" else None
-        if sent is not None and hmac.compare_digest(sent.encode(), key.encode()):
+            sent = bearer_token(request)
+        if same_key(sent, key):
             return None
         message = "invalid x-api-key" if sent else "x-api-key header is required"
         return self.error(message, "authentication_error", 401)

@@ -72,6 +72,17 @@ def envelope_response(
     )
 
 
+def bearer_token(request: Request) -> str | None:
+    """The token of an ``Authorization: Bearer <token>`` header, if there is one."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else None
+
+
+def same_key(sent: str | None, key: str) -> bool:
+    """``sent`` is ``key`` (compared in constant time)."""
+    return sent is not None and hmac.compare_digest(sent.encode(), key.encode())
+
+
 class Handlers(AdminEndpoints):
     """Endpoints bound to one runtime; the base speaks Siraya's envelope and Bearer auth."""
 
@@ -105,8 +116,7 @@ class Handlers(AdminEndpoints):
     def authenticate(self, request: Request, key: str) -> Response | None:
         """Return None when the call carries ``key``, else the 401 answer."""
         header = request.headers.get("authorization", "")
-        scheme, _, token = header.partition(" ")
-        if scheme.lower() == "bearer" and hmac.compare_digest(token.strip().encode(), key.encode()):
+        if same_key(bearer_token(request), key):
             return None
         message = (
             "Invalid API Key"

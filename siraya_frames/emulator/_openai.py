@@ -25,7 +25,6 @@ Examples
 
 from __future__ import annotations
 
-import hmac
 import time
 import uuid
 from collections.abc import Callable
@@ -38,7 +37,14 @@ from starlette.routing import Route
 from siraya_frames.emulator import _openai_shapes as shapes
 from siraya_frames.emulator._config import OPENAI_MAX_FILE_BYTES, OPENAI_MAX_REQUESTS
 from siraya_frames.emulator._files import Files, StoredFile
-from siraya_frames.emulator._http import JSONL_MEDIA_TYPE, DownloadSpec, Handlers, dumps
+from siraya_frames.emulator._http import (
+    JSONL_MEDIA_TYPE,
+    DownloadSpec,
+    Handlers,
+    bearer_token,
+    dumps,
+    same_key,
+)
 from siraya_frames.emulator._model import (
     CANCELLING,
     FINALIZING,
@@ -101,8 +107,7 @@ class OpenAIHandlers(Handlers):
     def authenticate(self, request: Request, key: str) -> Response | None:
         """``Authorization: Bearer <key>``."""
         header = request.headers.get("authorization", "")
-        scheme, _, token = header.partition(" ")
-        if scheme.lower() == "bearer" and hmac.compare_digest(token.strip().encode(), key.encode()):
+        if same_key(bearer_token(request), key):
             return None
         message = (
             "Incorrect API key provided."
