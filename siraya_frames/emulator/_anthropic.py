@@ -26,7 +26,6 @@ Examples
 from __future__ import annotations
 
 import datetime as dt
-import time
 import uuid
 from typing import Any, ClassVar
 
@@ -274,18 +273,13 @@ class AnthropicHandlers(Handlers):
         batch = self.gated_batch(request, "cancel")
         if isinstance(batch, Response):
             return batch
-        moved = self.store.set_status(
-            batch.seq, CANCELLING, time.time(), only_from={VALIDATING, IN_PROGRESS, FINALIZING}
-        )
-        if not moved and batch.status != CANCELLING:
+        current = self.start_cancel(batch)
+        if current is None:
             return self.error(
                 f"Batch {batch.id} has already ended; only a batch in progress can be canceled.",
                 "invalid_request_error",
                 400,
             )
-        self.rt.wake_worker()
-        current = self.store.get(batch.id)
-        assert current is not None
         return JSONResponse(self._object(request, current))
 
     async def delete(self, request: Request) -> Response:

@@ -36,7 +36,13 @@ from siraya_frames.emulator import _shapes
 from siraya_frames.emulator._admin import AdminEndpoints
 from siraya_frames.emulator._asgi import ENDPOINT, drop_connection
 from siraya_frames.emulator._downloads import REDIRECT_PATH, drip, endless, redirect_url
-from siraya_frames.emulator._model import Batch
+from siraya_frames.emulator._model import (
+    CANCELLING,
+    FINALIZING,
+    IN_PROGRESS,
+    VALIDATING,
+    Batch,
+)
 from siraya_frames.emulator._runtime import Runtime
 from siraya_frames.emulator._validate import CreateRejected
 
@@ -190,6 +196,18 @@ class Handlers(AdminEndpoints):
                 404,
             )
         return batch
+
+    def start_cancel(self, batch: Batch) -> Batch | None:
+        """Move an unfinished batch to ``cancelling``; return it as it is now, or None when
+        it had already ended (each dialect answers that in its own words)."""
+        unfinished = {VALIDATING, IN_PROGRESS, FINALIZING}
+        moved = self.store.set_status(batch.seq, CANCELLING, time.time(), only_from=unfinished)
+        if not moved and batch.status != CANCELLING:
+            return None
+        self.rt.wake_worker()
+        current = self.store.get(batch.id)
+        assert current is not None
+        return current
 
     # -- create ------------------------------------------------------------------------------
 

@@ -46,11 +46,7 @@ from siraya_frames.emulator._http import (
     same_key,
 )
 from siraya_frames.emulator._model import (
-    CANCELLING,
-    FINALIZING,
-    IN_PROGRESS,
     SUCCEEDED,
-    VALIDATING,
     Batch,
     ResultRow,
 )
@@ -290,17 +286,12 @@ class OpenAIHandlers(Handlers):
         batch = self.gated_batch(request, "cancel")
         if isinstance(batch, Response):
             return batch
-        moved = self.store.set_status(
-            batch.seq, CANCELLING, time.time(), only_from={VALIDATING, IN_PROGRESS, FINALIZING}
-        )
-        if not moved and batch.status != CANCELLING:
+        current = self.start_cancel(batch)
+        if current is None:
             return self.error(
                 f"Cannot cancel a batch with status '{batch.status}'; only an unfinished "
                 "batch can be cancelled.",
                 "invalid_request_error",
                 409,
             )
-        self.rt.wake_worker()
-        current = self.store.get(batch.id)
-        assert current is not None
         return JSONResponse(self._object(current))
