@@ -202,12 +202,6 @@ def headers_for(call: HttpCall, auth: dict[str, str]) -> dict[str, str]:
     return headers
 
 
-def retry_after(headers: httpx.Headers) -> float | None:
-    """Seconds the server asks to wait (``retry-after-ms``, ``retry-after``); None when absent
-    or unreadable (``soon``, ``nan``, a broken date): then the backoff decides."""
-    return retry_after_seconds(headers)
-
-
 def error_detail(body: bytes) -> tuple[str, str | None]:
     """Return (message, error type) from an error envelope, or the raw text.
 
@@ -251,7 +245,7 @@ def status_error(
         status_code=response.status_code,
         batch_id=call.batch_id,
         error_type=error_type,
-        retry_after=retry_after(response.headers),
+        retry_after=retry_after_seconds(response.headers),
     )
 
 

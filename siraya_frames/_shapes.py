@@ -178,24 +178,21 @@ def _raw_status(obj: dict[str, Any]) -> str | None:
     return None
 
 
-_as_int = count_of
-
-
 def _counts(obj: dict[str, Any]) -> tuple[int | None, int | None, int | None]:
     """Return (total, done, failed) from any documented counts shape."""
     inner = obj.get("batch") if isinstance(obj.get("batch"), dict) else obj
     counts = inner.get("request_counts")
     if isinstance(counts, dict) and "succeeded" in counts:  # Anthropic
-        failed = sum(_as_int(counts.get(k)) or 0 for k in ("errored", "canceled", "expired"))
-        done = (_as_int(counts.get("succeeded")) or 0) + failed
-        return done + (_as_int(counts.get("processing")) or 0), done, failed
+        failed = sum(count_of(counts.get(k)) or 0 for k in ("errored", "canceled", "expired"))
+        done = (count_of(counts.get("succeeded")) or 0) + failed
+        return done + (count_of(counts.get("processing")) or 0), done, failed
     if isinstance(counts, dict):  # OpenAI / OpenRouter / Siraya quickstart
-        done = (_as_int(counts.get("completed")) or 0) + (_as_int(counts.get("failed")) or 0)
-        return _as_int(counts.get("total")), done, _as_int(counts.get("failed"))
+        done = (count_of(counts.get("completed")) or 0) + (count_of(counts.get("failed")) or 0)
+        return count_of(counts.get("total")), done, count_of(counts.get("failed"))
     if "total_requests" in obj:  # Infron task object
-        failed = _as_int(obj.get("failed_count")) or 0
-        done = (_as_int(obj.get("completed_count")) or 0) + failed
-        return _as_int(obj.get("total_requests")), done, failed
+        failed = count_of(obj.get("failed_count")) or 0
+        done = (count_of(obj.get("completed_count")) or 0) + failed
+        return count_of(obj.get("total_requests")), done, failed
     return None, None, None
 
 
