@@ -413,7 +413,8 @@ def select_in_parallel(
 
 def _layout(params: pl.Series) -> tuple[list[str], list[str]]:
     """The struct's field names, and those null in some row whose struct is not null."""
-    names = [f.name for f in params.dtype.fields]
+    dtype = params.dtype
+    names = [f.name for f in dtype.fields] if isinstance(dtype, pl.Struct) else []
     nullable = [n for n in names if params.struct.field(n).null_count() > params.null_count()]
     return names, nullable
 

@@ -139,7 +139,15 @@ class APIError(SirayaError):
 
 
 class APIConnectionError(APIError):
-    """No HTTP answer could be had (connection refused, reset, DNS...)."""
+    """No HTTP answer could be had (connection refused, reset, DNS...).
+
+    Attributes
+    ----------
+    request_unsent : bool
+        True when no connection was made, so the request surely never reached the service.
+    """
+
+    request_unsent: bool = False
 
 
 class APITimeoutError(APIConnectionError):

@@ -22,13 +22,17 @@ import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 import pyarrow as pa
 
 from siraya_frames._errors import InputError
 from siraya_frames._labels import _answers_series
+
+if TYPE_CHECKING:  # a dtype as Polars takes it: pl.String() or the class pl.String
+    from polars._typing import PolarsDataType as DType
+
 
 __all__ = [
     "PARSE_ERROR_COLUMN",
@@ -81,7 +85,7 @@ def _instance(dtype: Any) -> pl.DataType:
     return dtype() if isinstance(dtype, type) else dtype
 
 
-def _check_dtype(dtype: pl.DataType, path: str) -> None:
+def _check_dtype(dtype: DType, path: str) -> None:
     """Raise :class:`InputError` unless ``dtype`` (at ``path``) can be extracted."""
     dtype = _instance(dtype)
     if isinstance(dtype, pl.List):
@@ -151,7 +155,7 @@ def normalize_schema(schema: Mapping[str, Any]) -> dict[str, pl.DataType]:
 # --------------------------------------------------------------------------------------------
 
 
-def _describe(dtype: pl.DataType) -> str:
+def _describe(dtype: DType) -> str:
     """The JSON type expected for ``dtype``, in words."""
     dtype = _instance(dtype)
     kind = type(dtype)
@@ -172,6 +176,8 @@ def _describe(dtype: pl.DataType) -> str:
         return "string, one of " + ", ".join(json.dumps(c) for c in dtype.categories)
     if isinstance(dtype, pl.List):
         return f"array (each item: {_describe(dtype.inner)})"
+    if not isinstance(dtype, pl.Struct):  # _check_dtype allows nothing else
+        raise InputError(f"cannot describe the dtype {dtype} for the model")
     fields = ", ".join(f'"{f.name}" ({_describe(f.dtype)})' for f in dtype.fields)
     return f"object with exactly the keys {fields}"
 
@@ -338,7 +344,7 @@ def _struct(dtype: pl.Struct) -> Converter:
     return convert
 
 
-def _converter(dtype: pl.DataType) -> Converter:
+def _converter(dtype: DType) -> Converter:
     """A function checking one non-null decoded JSON value against ``dtype`` and converting it."""
     dtype = _instance(dtype)
     kind = type(dtype)

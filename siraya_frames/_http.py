@@ -126,8 +126,9 @@ class RetryPolicy:
     async_sleep: Callable[[float], Any] | None = None
 
     def _kwargs(self, idempotent: bool) -> dict[str, Any]:
-        backoff = tenacity.wait_exponential(multiplier=self.initial_wait, max=self.max_wait)
-        backoff = backoff + tenacity.wait_random(0, self.initial_wait)
+        backoff: tenacity.wait.wait_base = tenacity.wait_exponential(
+            multiplier=self.initial_wait, max=self.max_wait
+        ) + tenacity.wait_random(0, self.initial_wait)
         return {
             "stop": tenacity.stop_after_attempt(self.max_attempts)
             | tenacity.stop_after_delay(self.max_seconds),
@@ -139,12 +140,12 @@ class RetryPolicy:
 
     def retrying(self, *, idempotent: bool = True) -> tenacity.Retrying:
         """Return the tenacity controller for one sync call."""
-        extra = {"sleep": self.sleep} if self.sleep is not None else {}
+        extra: dict[str, Any] = {"sleep": self.sleep} if self.sleep is not None else {}
         return tenacity.Retrying(**self._kwargs(idempotent), **extra)
 
     def async_retrying(self, *, idempotent: bool = True) -> tenacity.AsyncRetrying:
         """Return the tenacity controller for one async call."""
-        extra = {"sleep": self.async_sleep} if self.async_sleep is not None else {}
+        extra: dict[str, Any] = {"sleep": self.async_sleep} if self.async_sleep is not None else {}
         return tenacity.AsyncRetrying(**self._kwargs(idempotent), **extra)
 
 

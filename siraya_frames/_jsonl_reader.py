@@ -158,7 +158,7 @@ class _Lines:
         closing = (last == ord("}")) | ((last == ord("\r")) & (before == ord("}")))
         shaped = ((ends - starts) >= 2) & (first == ord("{")) & closing
         widest = (ends - starts).max()
-        return cls(data, starts, ends, shaped, int(widest) if widest is not None else 0)
+        return cls(data, starts, ends, shaped, widest if isinstance(widest, int) else 0)
 
     def __len__(self) -> int:
         return len(self.starts)

@@ -88,7 +88,9 @@ def _label_items(labels: Any) -> list[tuple[str, str | None]]:
             f"labels must be a list of strings or a dict label -> description, "
             f"got {type(labels).__name__}: {labels!r}"
         )
-    items = list(labels.items()) if isinstance(labels, Mapping) else [(x, None) for x in labels]
+    items: list[tuple[str, str | None]] = (
+        list(labels.items()) if isinstance(labels, Mapping) else [(x, None) for x in labels]
+    )
     if not items:
         raise InputError("labels is empty; pass at least one label, e.g. ['yes', 'no']")
     for label, description in items:

@@ -63,11 +63,11 @@ def _parts_text(content: object) -> str | None:
         return clean(content)
     if not isinstance(content, list):
         return None
-    texts = [
-        part if isinstance(part, str) else part.get("text")
-        for part in content
-        if isinstance(part, str) or (isinstance(part, dict) and isinstance(part.get("text"), str))
-    ]
+    texts: list[str] = []
+    for part in content:
+        text = part.get("text") if isinstance(part, dict) else part
+        if isinstance(text, str):
+            texts.append(text)
     return clean("".join(texts)) if texts else None
 
 
@@ -79,7 +79,9 @@ def _calls(message: dict[str, Any]) -> list[dict[str, Any]]:
     for call in calls:
         if not isinstance(call, dict):
             continue
-        function = call.get("function") if isinstance(call.get("function"), dict) else {}
+        function = call.get("function")
+        if not isinstance(function, dict):
+            function = {}
         arguments = function.get("arguments")
         if isinstance(arguments, str):
             with contextlib.suppress(ValueError, RecursionError):

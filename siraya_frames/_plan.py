@@ -23,6 +23,7 @@ import hashlib
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import polars as pl
 
@@ -371,5 +372,5 @@ def write_jsonl(requests: pl.DataFrame | pl.LazyFrame, path: str | os.PathLike[s
     'm'
     """
     lines = request_lines(_unique_rows(requests)).to_frame("line")
-    lines.write_csv(path, include_header=False, quote_style="never")
+    lines.write_csv(Path(path), include_header=False, quote_style="never")
     return lines.height

@@ -78,7 +78,7 @@ import warnings
 from collections.abc import Mapping, Sequence
 from os import PathLike
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import polars as pl
 
@@ -210,7 +210,7 @@ def _source_data(source: str | bytes | bytearray | memoryview | PathLike[str]) -
     path = _source_path(source)
     if path is not None:
         return _map(path)
-    return source.encode("utf-8", "surrogatepass")
+    return cast(str, source).encode("utf-8", "surrogatepass")  # content, not a path
 
 
 def _read_any(source: object) -> tuple[pl.DataFrame, Rows, str]:

@@ -178,9 +178,15 @@ def _raw_status(obj: dict[str, Any]) -> str | None:
     return None
 
 
+def _inner(obj: dict[str, Any]) -> dict[str, Any]:
+    """The batch object itself: Infron-style answers wrap it in ``{"batch": {...}}``."""
+    inner = obj.get("batch")
+    return inner if isinstance(inner, dict) else obj
+
+
 def _counts(obj: dict[str, Any]) -> tuple[int | None, int | None, int | None]:
     """Return (total, done, failed) from any documented counts shape."""
-    inner = obj.get("batch") if isinstance(obj.get("batch"), dict) else obj
+    inner = _inner(obj)
     counts = inner.get("request_counts")
     if isinstance(counts, dict) and "succeeded" in counts:  # Anthropic
         failed = sum(count_of(counts.get(k)) or 0 for k in ("errored", "canceled", "expired"))
@@ -214,6 +220,7 @@ def parse_timestamp(value: object) -> float | None:
         value = value.strip()
         if len(value) > 64:
             return None
+    seconds: float | None
     try:
         seconds = float(value)
     except (ValueError, OverflowError):
@@ -233,8 +240,7 @@ def _rfc3339(text: str) -> float | None:
 
 
 def _expires_at(obj: dict[str, Any]) -> float | None:
-    inner = obj.get("batch") if isinstance(obj.get("batch"), dict) else obj
-    return parse_timestamp(inner.get("expires_at"))
+    return parse_timestamp(_inner(obj).get("expires_at"))
 
 
 def _batch_error(obj: dict[str, Any]) -> str | None:

@@ -153,7 +153,8 @@ def largest_max_tokens(requests: pl.DataFrame) -> int:
     5
     """
     found = requests["params_json"].str.extract(r'"max_tokens":(\d{1,18})[,}]').cast(pl.Int64)
-    return int(found.max() or 0)
+    largest = found.max()
+    return largest if isinstance(largest, int) else 0
 
 
 def next_round(state: JobState) -> int:

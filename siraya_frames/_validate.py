@@ -21,11 +21,14 @@ import json
 import math
 from collections.abc import Callable, Mapping, Sequence
 from numbers import Integral, Real
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 import polars as pl
 
 from siraya_frames._errors import NullValueError, ParameterError
+
+if TYPE_CHECKING:
+    from polars._typing import PolarsDataType
 
 COLUMN_PARAMS = (
     "model",
@@ -45,7 +48,7 @@ def parameter_error(name: str, rule: str, value: Any) -> ParameterError:
     return ParameterError(f"{name} must be {rule}; got {value!r}")
 
 
-def is_int(value: Any) -> bool:
+def is_int(value: Any) -> TypeGuard[int]:
     """Tell whether a value is an integer and not a bool."""
     return isinstance(value, Integral) and not isinstance(value, bool)
 
@@ -201,7 +204,7 @@ def _numeric(dtype: pl.DataType) -> bool:
     return dtype.is_numeric()
 
 
-def _text(dtype: pl.DataType) -> bool:
+def _text(dtype: PolarsDataType) -> bool:
     return isinstance(dtype, _TEXT)
 
 
@@ -215,14 +218,14 @@ def _string_struct(dtype: pl.DataType) -> bool:
 
 # name -> (dtype test, expected dtype in words, target dtype or None to keep)
 _COLUMN_DTYPES: dict[str, tuple[Callable[[pl.DataType], bool], str, pl.DataType | None]] = {
-    "model": (_text, "String", pl.String),
-    "max_tokens": (_integer, "an integer dtype", pl.Int64),
-    "temperature": (_numeric, "a numeric dtype", pl.Float64),
-    "top_p": (_numeric, "a numeric dtype", pl.Float64),
-    "top_k": (_integer, "an integer dtype", pl.Int64),
+    "model": (_text, "String", pl.String()),
+    "max_tokens": (_integer, "an integer dtype", pl.Int64()),
+    "temperature": (_numeric, "a numeric dtype", pl.Float64()),
+    "top_p": (_numeric, "a numeric dtype", pl.Float64()),
+    "top_k": (_integer, "an integer dtype", pl.Int64()),
     "stop_sequences": (_string_list, "List(String)", pl.List(pl.String)),
     "metadata": (_string_struct, "Struct of String fields", None),
-    "system": (_text, "String", pl.String),
+    "system": (_text, "String", pl.String()),
 }
 
 
@@ -265,7 +268,7 @@ def _rule_bad_rows(name: str, value: pl.Expr, dtype: pl.DataType) -> tuple[pl.Ex
     if name == "stop_sequences":
         has_null = value.list.drop_nulls().list.len() != value.list.len()
         return value.is_not_null() & has_null, "a list of strings without nulls"
-    if name == "metadata" and dtype.fields:
+    if name == "metadata" and isinstance(dtype, pl.Struct) and dtype.fields:
         nulls = pl.any_horizontal([value.struct.field(f.name).is_null() for f in dtype.fields])
         return value.is_not_null() & nulls, "a dict of str -> str without null values"
     return pl.lit(False), ""
@@ -352,8 +355,9 @@ def check_messages_dtype(name: str, dtype: pl.DataType) -> None:
     ...
     siraya_frames._errors.ParameterError: messages column 'chat' must have dtype ...; got String
     """
-    ok = isinstance(dtype, pl.List) and isinstance(dtype.inner, pl.Struct)
-    fields = {f.name: f.dtype for f in dtype.inner.fields} if ok else {}
+    inner = dtype.inner if isinstance(dtype, pl.List) else None
+    ok = isinstance(inner, pl.Struct)
+    fields = {f.name: f.dtype for f in inner.fields} if isinstance(inner, pl.Struct) else {}
     if not ok or set(fields) != {"role", "content"} or not all(map(_text, fields.values())):
         expected = pl.List(pl.Struct({"role": pl.String, "content": pl.String}))
         raise ParameterError(f"messages column {name!r} must have dtype {expected}; got {dtype}")

@@ -288,7 +288,7 @@ def wait_steps(
 ) -> Steps:
     yield from submit_steps(store, state, {}, width=width)
     _refetch_unavailable(state)
-    n_polls, seen = 0, {}
+    n_polls, seen = 0, dict[str, tuple[float, int]]()
     while True:
         try:
             yield from poll_steps(store, state, deadline, clock, width=width, seen=seen)

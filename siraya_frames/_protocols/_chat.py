@@ -206,8 +206,11 @@ def _fast_exprs() -> tuple[pl.Expr, pl.Expr]:
     head = '"messages":['
     moved = pl.concat_str(pl.lit(head + '{"role":"system","content":'), system, pl.lit("},"))
     without = renamed.str.replace(f',"system":{_STRING}', "")
-    body = pl.when(system.is_not_null()).then(without.str.replace(head, moved, literal=True))
-    body = body.otherwise(renamed)
+    body = (
+        pl.when(system.is_not_null())
+        .then(without.str.replace(head, moved, literal=True))
+        .otherwise(renamed)
+    )
     line = pl.concat_str(
         pl.lit('{"custom_id":"'), "custom_id", pl.lit(_LINE_HEAD), body, pl.lit("}")
     )

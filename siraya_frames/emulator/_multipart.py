@@ -41,7 +41,7 @@ def _boundary(content_type: str) -> bytes:
     return boundary.encode("latin-1")
 
 
-def _disposition(head: bytes) -> tuple[str | None, str | None]:
+def _disposition(head: bytes | bytearray) -> tuple[str | None, str | None]:
     """The ``name`` and ``filename`` of a part's ``Content-Disposition`` header."""
     for line in head.decode("latin-1").split("\r\n"):
         key, _, value = line.partition(":")

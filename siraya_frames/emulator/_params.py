@@ -59,7 +59,7 @@ def anthropic_problem(params: dict[str, Any]) -> str | None:
     thinking = params.get("thinking")
     if isinstance(thinking, dict) and thinking.get("type") == "enabled":
         budget = thinking.get("budget_tokens")
-        if not _positive_int(budget) or budget < MIN_THINKING_BUDGET:
+        if not isinstance(budget, int) or not _positive_int(budget) or budget < MIN_THINKING_BUDGET:
             return f"thinking.budget_tokens: must be >= {MIN_THINKING_BUDGET}, got {budget!r}"
         if budget >= params["max_tokens"]:
             return "max_tokens: must be greater than thinking.budget_tokens"

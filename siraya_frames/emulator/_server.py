@@ -191,7 +191,8 @@ class Emulator:
             http=guarded(self.config.timeout),
             loop="asyncio",  # the same loop whatever is installed (uvicorn[standard]: uvloop)
             limit_concurrency=self.config.limit_concurrency,
-            timeout_keep_alive=min(DEFAULT_KEEP_ALIVE, self.config.timeout),
+            # uvicorn annotates an int but only passes it to call_later: seconds, float ok
+            timeout_keep_alive=min(DEFAULT_KEEP_ALIVE, self.config.timeout),  # type: ignore[arg-type]
             h11_max_incomplete_event_size=DEFAULT_MAX_HEADER_BYTES,
             timeout_graceful_shutdown=2,
         )
