@@ -209,7 +209,8 @@ def _build_eager(df: pl.DataFrame, spec: dict[str, Any], offset: int = 0) -> pl.
     exprs, used = _message_exprs(df.schema, spec)
     params, columns = _param_exprs(df, spec, exprs)
     skip = on_null == "skip" and used
-    keep = pl.all_horizontal([pl.col(c).is_not_null() for c in used]) if skip else pl.lit(True)
+    every_row = pl.repeat(True, pl.len())  # frame-high: a prompt with no {column} fans out
+    keep = pl.all_horizontal([pl.col(c).is_not_null() for c in used]) if skip else every_row
     if on_null == "error":
         _validate.check_nulls(df, used, what="prompt, system or messages", offset=offset)
     work = select_in_parallel(
