@@ -175,22 +175,25 @@ def estimate(
     parameter 'top_k'
     """
     del output, job_dir, wait, timeout, progress, show_summary, max_cost_usd, max_result_bytes
-    limits = {"max_requests": max_requests, "max_bytes": max_bytes, "protocol": protocol}
     if prompt is not None or messages is not None:
         from siraya_frames._prepare import prepare  # prepare builds on this module
 
         if model is None:
             raise ParameterError("model is required with prompt= or messages=; got None")
-        task = {"prompt": prompt, "messages": messages, "system": system, "labels": labels,
-                "abstain": abstain, "schema": schema, "prefix": prefix}  # fmt: skip
-        prep = prepare(df, model=model, max_tokens=max_tokens, client=client, prices=prices,
-                       what="estimate", **task, **limits, **params)  # fmt: skip
+        prep = prepare(
+            df, prompt=prompt, messages=messages, system=system, model=model,
+            max_tokens=max_tokens, labels=labels, abstain=abstain, schema=schema,
+            prefix=prefix, client=client, max_requests=max_requests, max_bytes=max_bytes,
+            prices=prices, protocol=protocol, what="estimate", **params,
+        )  # fmt: skip
         return prep.estimate()
     _check_requests_only(df, model, labels, schema, params)
     frame = collect_requests(to_polars(df, what="estimate")[0])
     if client is not None and protocol is None:
-        limits["protocol"] = client.wire.name
-    return estimate_planned(frame, None, prices, **limits)
+        protocol = client.wire.name
+    return estimate_planned(
+        frame, None, prices, max_requests=max_requests, max_bytes=max_bytes, protocol=protocol
+    )
 
 
 def _check_requests_only(df: Any, model: Any, labels: Any, schema: Any, params: dict) -> None:

@@ -104,7 +104,7 @@ def to_polars(df: Any, *, what: str = "run") -> tuple[pl.DataFrame | pl.LazyFram
         return df, FrameKind("polars")
     pandas_frame = _pandas_frame_type()
     if pandas_frame is not None and isinstance(df, pandas_frame):
-        return _from_pandas(df, what), FrameKind("pandas", index=df.index)
+        return _from_pandas(df, what), FrameKind("pandas", index=getattr(df, "index", None))
     if _is_arrow(df):
         return _from_arrow(df, what), FrameKind("arrow")
     hint = " Wrap it first: pl.DataFrame(your_dict)." if isinstance(df, dict | list) else ""

@@ -164,7 +164,7 @@ def task_prompt(
         return prompt
     if labels is not None:
         return f"{prompt}\n\n{_escape(label_instructions(labels, abstain=abstain))}"
-    return f"{prompt}\n\n{_escape(extraction_instructions(schema))}"
+    return f"{prompt}\n\n{_escape(extraction_instructions(schema or {}))}"
 
 
 def check_new_columns(
