@@ -182,8 +182,7 @@ def run(
         return prep.estimate()
     if max_cost_usd is not None:
         check_budget(prep, max_cost_usd)
-    client = client or SirayaClient(protocol=protocol)
-    announce(prep, base_url=client.base_url, job_dir=job_dir, show=show_summary)
+    announce(prep, client=client, job_dir=job_dir, show=show_summary)
     request_params = {"max_tokens": max_tokens, "system": system, "messages": messages, **params}
     record = provenance(prep, prompt, model, labels, abstain, request_params)
     kind, norm_schema, requests, unique = prep.kind, prep.schema, prep.requests, prep.unique

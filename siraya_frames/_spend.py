@@ -22,7 +22,8 @@ from typing import Any
 
 import polars as pl
 
-from siraya_frames._errors import BudgetExceededError, SirayaError
+from siraya_frames._config import resolve_base_url
+from siraya_frames._errors import BudgetExceededError, ConfigurationError, SirayaError
 from siraya_frames._estimate import PRICES_AS_OF, estimate_planned
 from siraya_frames._job import _default_job_dir, _job_id
 from siraya_frames._prepare import Prepared
@@ -96,7 +97,7 @@ def check_budget(prep: Prepared, max_cost_usd: float) -> None:
     logger.info("estimated cost up to $%.4f, within max_cost_usd=%s", cost, max_cost_usd)
 
 
-def announce(prep: Prepared, *, base_url: str, job_dir: Any, show: bool) -> str | None:
+def announce(prep: Prepared, *, client: Any, job_dir: Any, show: bool) -> str | None:
     """Say, before submit, what the run is about to spend (or what its job already holds).
 
     Always logged at INFO; shown (stderr in a terminal, the cell's output in a notebook)
@@ -104,16 +105,30 @@ def announce(prep: Prepared, *, base_url: str, job_dir: Any, show: bool) -> str 
     """
     if prep.unique.is_empty():
         return None
-    path = Path(job_dir) if job_dir is not None else None
-    if path is None:
-        path = _default_job_dir(_job_id(prep.unique["custom_id"], base_url))
-    store = JobStore(path)
-    line = _reattach_line(prep, store) if store.exists() else None
+    path = Path(job_dir) if job_dir is not None else _default_path(prep, client)
+    store = JobStore(path) if path is not None else None
+    line = _reattach_line(prep, store) if store is not None and store.exists() else None
     line = line or spend_line(prep.estimate().row(0, named=True))
     logger.info("%s", line)
     if show:
         say(line)
     return line
+
+
+def _default_path(prep: Prepared, client: Any) -> Path | None:
+    """The job directory submit will derive (from the ids and the service URL, resolved as
+    the client submit makes would); ``None`` when the URL is refused: submit says why."""
+    if client is not None:
+        base_url = client.base_url
+    else:
+        wire = prep.wire
+        try:
+            base_url = resolve_base_url(
+                None, env_var=wire.env_base_url, default=wire.default_base_url
+            )
+        except ConfigurationError:
+            return None
+    return _default_job_dir(_job_id(prep.unique["custom_id"], base_url))
 
 
 def _reattach_line(prep: Prepared, store: JobStore) -> str | None:

@@ -212,3 +212,13 @@ def test_df_siraya_estimate_with_labels():
     est = df.siraya.estimate(labels=["pos", "neg"], prompt="{review}", model="m")
     assert est["unique_requests"].item() == 2
     assert est.equals(sf.estimate(df, labels=["pos", "neg"], prompt="{review}", model="m"))
+
+
+def test_the_default_job_dir_is_found_to_say_it_is_a_re_attach(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("SIRAYA_JOB_ROOT", str(tmp_path / "jobs"))
+    df = pl.DataFrame({"review": ["good", "bad"]})
+    with Emulator(responder=Recorder()) as emu, sf.SirayaClient("k", emu.base_url) as client:
+        for _ in range(2):
+            sf.run(df, **TASK, client=client, progress=False)
+    err = capsys.readouterr().err
+    assert err.count("Sending 2 requests") == 1 and err.count("Re-attaching") == 1
