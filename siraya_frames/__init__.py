@@ -14,7 +14,10 @@ Examples
 from __future__ import annotations
 
 from siraya_frames import _errors as errors
-from siraya_frames import _namespace  # noqa: F401  (registers df.siraya)
+from siraya_frames import (
+    _namespace,  # noqa: F401  (registers df.siraya)
+    _pandas,
+)
 from siraya_frames._build import build_requests
 from siraya_frames._client import AsyncSirayaClient, RetryPolicy, SirayaClient
 from siraya_frames._errors import (
@@ -47,6 +50,8 @@ from siraya_frames._run import run, summarize
 from siraya_frames._shapes import BatchState, BatchStatus
 
 __version__ = "0.1.0"
+
+_pandas.install()  # pdf.siraya, without importing pandas (see _pandas.py)
 
 __all__ = [
     "PRICES",

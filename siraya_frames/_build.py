@@ -45,6 +45,7 @@ import polars as pl
 
 from siraya_frames import _ids, _template, _validate
 from siraya_frames._errors import ColumnNotFoundError, InputError, ParameterError
+from siraya_frames._frames import to_polars
 from siraya_frames._template import OnNull
 
 FIELD_ORDER = (
@@ -112,8 +113,9 @@ def build_requests(
     Parameters
     ----------
     df
-        The rows to label. A ``LazyFrame`` gives a ``LazyFrame``: column names and literal
-        parameters are checked now, checks that need the data run at collect time.
+        The rows to label (a pandas or pyarrow frame is converted). A ``LazyFrame`` gives a
+        ``LazyFrame``: column names and literal parameters are checked now, checks that need
+        the data run at collect time.
     prompt
         A template over columns, e.g. ``"Classify: {review} (title: {title})"``; ``{{`` and
         ``}}`` are literal braces. It becomes ``[{"role": "user", "content": <rendered>}]``.
@@ -176,10 +178,9 @@ def build_requests(
         "on_null": on_null,
         "id_prefix": id_prefix,
     }
+    df = to_polars(df, what="build_requests")[0]  # pandas, pyarrow: converted once, here
     if isinstance(df, pl.LazyFrame):
         return _build_lazy(df, spec)
-    if not isinstance(df, pl.DataFrame):
-        raise InputError(f"build_requests expects a polars DataFrame or LazyFrame; got {type(df)}")
     return _build_eager(df, spec)
 
 
@@ -209,7 +210,8 @@ def _build_eager(df: pl.DataFrame, spec: dict[str, Any], offset: int = 0) -> pl.
     exprs, used = _message_exprs(df.schema, spec)
     params, columns = _param_exprs(df, spec, exprs)
     skip = on_null == "skip" and used
-    keep = pl.all_horizontal([pl.col(c).is_not_null() for c in used]) if skip else pl.lit(True)
+    every_row = pl.repeat(True, pl.len())  # frame-high: a prompt with no {column} fans out
+    keep = pl.all_horizontal([pl.col(c).is_not_null() for c in used]) if skip else every_row
     if on_null == "error":
         _validate.check_nulls(df, used, what="prompt, system or messages", offset=offset)
     work = select_in_parallel(

@@ -64,18 +64,9 @@ def parse_schema_spec(spec: str) -> dict[str, Any]:
 
 
 def _read_table(path: str) -> pl.DataFrame:
-    suffix = Path(path).suffix.lower()
-    readers = {
-        ".parquet": pl.read_parquet,
-        ".csv": pl.read_csv,
-        ".jsonl": pl.read_ndjson,
-        ".ndjson": pl.read_ndjson,
-    }
-    if suffix not in readers:
-        raise InputError(f"{path}: unknown file type {suffix!r}; use .parquet, .csv or .jsonl")
-    if not Path(path).is_file():
-        raise InputError(f"{path}: no such file")
-    return readers[suffix](path)
+    from siraya_frames._frames import read_table
+
+    return read_table(path)
 
 
 def _prompt_of(args: argparse.Namespace) -> str:
@@ -155,20 +146,14 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 def _cmd_estimate(args: argparse.Namespace) -> int:
     import siraya_frames as sf
-    from siraya_frames._run import _task_prompt
 
-    kwargs = _task_kwargs(args)
-    template = _task_prompt(kwargs["prompt"], kwargs["labels"], kwargs["abstain"], kwargs["schema"])
-    requests = sf.build_requests(
+    # the very arguments run gets, through the one prepare step: the figures run spends
+    est = sf.estimate(
         _read_table(args.input),
-        prompt=template,
-        model=kwargs["model"],
-        max_tokens=kwargs["max_tokens"],
-        system=kwargs["system"],
-        on_null=kwargs["on_null"],
+        **_task_kwargs(args),
+        protocol=getattr(args, "protocol", None),
     )
     with pl.Config(tbl_rows=-1, tbl_cols=-1, tbl_width_chars=200, fmt_str_lengths=200):
-        est = sf.estimate(requests, protocol=getattr(args, "protocol", None))
         print(est.transpose(include_header=True, column_names=["value"]))
     print("Dry run: nothing was sent.")
     return 0

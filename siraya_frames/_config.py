@@ -46,6 +46,8 @@ ENV_BASE_URL = "SIRAYA_BASE_URL"
 ENV_ALLOW_HTTP = "SIRAYA_ALLOW_INSECURE_HTTP"
 ENV_JOB_ROOT = "SIRAYA_JOB_ROOT"
 ENV_PROTOCOL = "SIRAYA_PROTOCOL"
+DEFAULT_MAX_TOKENS = 1024
+"""``max_tokens`` when ``run`` is not told: the quickstart's value."""
 DEFAULT_PROTOCOL = "siraya"
 """The wire protocol: ``siraya``, ``anthropic`` (Message Batches) or ``openai`` (file Batch)."""
 

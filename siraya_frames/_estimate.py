@@ -19,17 +19,24 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import os
+from collections.abc import Mapping, Sequence
 from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from siraya_frames._config import resolve_protocol
+from siraya_frames._config import DEFAULT_MAX_TOKENS, resolve_protocol
 from siraya_frames._errors import ParameterError
+from siraya_frames._frames import to_polars
 from siraya_frames._plan import _check_limits, batch_bounds
 from siraya_frames._protocols import get_protocol
 from siraya_frames._unique import _unique_rows, collect_requests
 from siraya_frames._validate import is_finite_number
+
+if TYPE_CHECKING:
+    from siraya_frames._client import SirayaClient
+    from siraya_frames._frames import FrameLike
 
 PRICES_AS_OF = "2026-11-01"
 """The date the built-in :data:`PRICES` were taken."""
@@ -79,19 +86,50 @@ _DECODE = pl.Struct(
 
 
 def estimate(
-    requests: pl.DataFrame | pl.LazyFrame,
+    df: FrameLike,
     prices: Mapping[str, Mapping[str, float]] | None = None,
     *,
+    prompt: str | None = None,
+    model: str | pl.Expr | None = None,
+    max_tokens: int | pl.Expr = DEFAULT_MAX_TOKENS,
+    messages: str | None = None,
+    system: str | pl.Expr | None = None,
+    labels: Sequence[str] | Mapping[str, str] | None = None,
+    abstain: str | None = None,
+    schema: Mapping[str, Any] | None = None,
+    output: str | os.PathLike[str] | None = None,
+    job_dir: str | os.PathLike[str] | None = None,
+    client: SirayaClient | None = None,
+    wait: bool = True,
+    timeout: float | None = None,
+    progress: bool = True,
+    show_summary: bool = True,
+    prefix: str = "",
     max_requests: int | None = None,
     max_bytes: int | None = None,
+    max_cost_usd: float | None = None,
     protocol: str | None = None,
+    max_result_bytes: int | None = None,
+    **params: Any,
 ) -> pl.DataFrame:
     """Return one row: counts, batches, estimated tokens and cost of a requests frame.
 
+    Two ways to call it: with :func:`run`'s own arguments, ``estimate(df, prompt=...,
+    model=..., labels=...)``, it estimates exactly what that ``run`` would send (the label
+    or extraction instructions included: the figures ``run`` checks ``max_cost_usd``
+    against, as ``run(..., dry_run=True)``); with a requests frame alone,
+    ``estimate(build_requests(...))``, it estimates those requests.
+
     Parameters
     ----------
-    requests
-        A :func:`build_requests` frame, or ``custom_id`` + ``params_json`` columns.
+    df
+        Rows, with ``prompt=`` or ``messages=`` and ``model=`` (any frame :func:`run`
+        takes); or a :func:`build_requests` frame, or ``custom_id`` + ``params_json``
+        columns.
+    prompt, model, max_tokens, messages, system, labels, abstain, schema, prefix, **params
+        As for :func:`run`. ``output``, ``job_dir``, ``wait``, ``timeout``, ``progress``,
+        ``show_summary``, ``max_cost_usd`` and ``max_result_bytes`` are accepted, so the
+        same arguments can be passed to both, and unused; ``client`` gives the protocol.
     prices
         ``{"model": {"input": usd_per_million, "output": usd_per_million}}`` standard prices
         that override or extend :data:`PRICES`; ``cache_read`` and ``cache_write`` are
@@ -136,9 +174,38 @@ def estimate(
     ...     print(str(exc).split(" of request")[0])
     parameter 'top_k'
     """
-    frame = collect_requests(requests)
-    limits = {"max_requests": max_requests, "max_bytes": max_bytes, "protocol": protocol}
-    return estimate_planned(frame, None, prices, **limits)
+    del output, job_dir, wait, timeout, progress, show_summary, max_cost_usd, max_result_bytes
+    if prompt is not None or messages is not None:
+        from siraya_frames._prepare import prepare  # prepare builds on this module
+
+        if model is None:
+            raise ParameterError("model is required with prompt= or messages=; got None")
+        prep = prepare(
+            df, prompt=prompt, messages=messages, system=system, model=model,
+            max_tokens=max_tokens, labels=labels, abstain=abstain, schema=schema,
+            prefix=prefix, client=client, max_requests=max_requests, max_bytes=max_bytes,
+            prices=prices, protocol=protocol, what="estimate", **params,
+        )  # fmt: skip
+        return prep.estimate()
+    _check_requests_only(df, model, labels, schema, params)
+    frame = collect_requests(to_polars(df, what="estimate")[0])
+    if client is not None and protocol is None:
+        protocol = client.wire.name
+    return estimate_planned(
+        frame, None, prices, max_requests=max_requests, max_bytes=max_bytes, protocol=protocol
+    )
+
+
+def _check_requests_only(df: Any, model: Any, labels: Any, schema: Any, params: dict) -> None:
+    """Without a prompt, ``df`` must be a requests frame; task arguments alone are a slip."""
+    given = [k for k, v in {"model": model, "labels": labels, "schema": schema}.items() if v]
+    if given or params:
+        names = ", ".join(f"{k}=" for k in [*given, *params])
+        raise ParameterError(
+            f"estimate() got {names} but no prompt= or messages=: pass the prompt too, "
+            "estimate(df, prompt='...', model='...'), to estimate what run() would send; or "
+            "pass a build_requests(...) frame alone"
+        )
 
 
 def estimate_planned(

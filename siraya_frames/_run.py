@@ -24,79 +24,31 @@ import logging
 import os
 import warnings
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
 from siraya_frames import _config
-from siraya_frames._build import build_requests
 from siraya_frames._client import SirayaClient
-from siraya_frames._errors import BudgetExceededError, InputError
-from siraya_frames._estimate import (
-    BATCH_DISCOUNT,
-    PRICES_AS_OF,
-    _price_table,
-    estimate_planned,
-)
-from siraya_frames._extract import (
-    PARSE_ERROR_COLUMN,
-    extraction_instructions,
-    normalize_schema,
-    parse_extraction,
-)
+from siraya_frames._estimate import BATCH_DISCOUNT, PRICES_AS_OF, _price_table
+from siraya_frames._extract import parse_extraction
+from siraya_frames._frames import like_input
 from siraya_frames._job import Job, submit
-from siraya_frames._join import ANSWER_COLUMNS, join_results
-from siraya_frames._labels import (
-    LABEL_COLUMN,
-    LABEL_ERROR_COLUMN,
-    label_instructions,
-    parse_labels,
-)
+from siraya_frames._join import join_results
+from siraya_frames._labels import parse_labels
 from siraya_frames._parquet import write_parquet
-from siraya_frames._protocols import get_protocol
+from siraya_frames._prepare import prepare, provenance
 from siraya_frames._results import ResultsWarning
-from siraya_frames._unique import collect_streaming, unique_requests
+from siraya_frames._spend import announce, check_budget
+
+if TYPE_CHECKING:
+    from siraya_frames._frames import FrameLike, FrameOut
 
 logger = logging.getLogger("siraya_frames")
 
 __all__ = ["DEFAULT_MAX_TOKENS", "run", "summarize"]
 
-DEFAULT_MAX_TOKENS = 1024
-"""``max_tokens`` when ``run`` is not told: the quickstart's value."""
-
-
-def _escape(text: str) -> str:
-    return text.replace("{", "{{").replace("}", "}}")
-
-
-def _task_prompt(
-    prompt: str | None, labels: Any, abstain: str | None, schema: dict[str, Any] | None
-) -> str | None:
-    """The prompt template with label or extraction instructions appended (braces escaped)."""
-    if labels is not None and schema is not None:
-        raise InputError("pass labels= or schema=, not both (one run labels or extracts)")
-    if prompt is None or (labels is None and schema is None):
-        return prompt
-    if labels is not None:
-        return f"{prompt}\n\n{_escape(label_instructions(labels, abstain=abstain))}"
-    return f"{prompt}\n\n{_escape(extraction_instructions(schema))}"
-
-
-def _check_new_columns(
-    columns: list[str], labels: Any, schema: dict[str, Any] | None, prefix: str
-) -> None:
-    """Refuse, before any spend, a run whose new columns would clash with the frame's."""
-    new = list(ANSWER_COLUMNS)
-    if labels is not None:
-        new += [LABEL_COLUMN, LABEL_ERROR_COLUMN]
-    if schema is not None:
-        new += [*schema, PARSE_ERROR_COLUMN]
-    clash = sorted({f"{prefix}{c}" for c in new} & set(columns))
-    if clash:
-        raise InputError(
-            f"column(s) {clash} already exist in the frame; pass prefix='llm_' (or another) "
-            "to run() so the new columns get distinct names"
-        )
+DEFAULT_MAX_TOKENS = _config.DEFAULT_MAX_TOKENS
 
 
 def _add_task_columns(
@@ -113,7 +65,7 @@ def _add_task_columns(
 
 
 def run(
-    df: pl.DataFrame | pl.LazyFrame,
+    df: FrameLike,
     *,
     prompt: str | None = None,
     model: str | pl.Expr,
@@ -137,14 +89,17 @@ def run(
     prices: Mapping[str, Mapping[str, float]] | None = None,
     protocol: str | None = None,
     max_result_bytes: int | None = None,
+    dry_run: bool = False,
     **params: Any,
-) -> pl.DataFrame | Job:
+) -> FrameOut | Job | pl.DataFrame:
     """Label or transform every row of ``df`` through the batch API, in one call.
 
     Parameters
     ----------
     df
-        The rows.
+        The rows: a Polars DataFrame or LazyFrame, a pandas DataFrame or a pyarrow Table
+        (converted to Polars once; the result is of the same kind, a pandas one with your
+        index).
     prompt, messages, system, model, max_tokens
         As for :func:`build_requests`; ``**params`` passes the other Messages parameters
         (``temperature``, ``top_p``, ``stop_sequences``, ``thinking``, ``on_null``...).
@@ -190,11 +145,20 @@ def run(
     max_result_bytes
         The most one batch's results download may bring; default a generous bound from its
         requests and ``max_tokens`` (see :func:`siraya_frames._wait.result_cap`).
+    dry_run
+        ``True``: send nothing, make no job directory, and return the :func:`estimate` row
+        of exactly what this call would send (the one ``max_cost_usd`` is checked against).
+
+    Before submitting, ``run`` says in one line what it is about to spend (requests,
+    batches, upper-bound cost; or, re-attaching, what its job already holds): logged at
+    INFO, and shown where the summary is unless ``show_summary=False``.
 
     Returns
     -------
-    pl.DataFrame or Job
-        Your rows in their order with the answer columns; or the job with ``wait=False``.
+    pl.DataFrame, pandas.DataFrame, pyarrow.Table or Job
+        Your rows in their order with the answer columns, as the kind of frame you gave (a
+        LazyFrame gives a DataFrame); the job with ``wait=False``; the estimate with
+        ``dry_run=True``.
 
     Raises
     ------
@@ -208,27 +172,21 @@ def run(
     ResultsWarning
         When no request succeeded, or no answer gave a label or parsed as the schema.
     """
-    norm_schema = normalize_schema(schema) if schema is not None else None
-    _check_new_columns(list(df.collect_schema().names()), labels, norm_schema, prefix)
-    template = _task_prompt(prompt, labels, abstain, norm_schema)
-    requests = build_requests(
-        df,
-        prompt=template,
-        messages=messages,
-        system=system,
-        model=model,
-        max_tokens=max_tokens,
-        **params,
-    )
-    requests = collect_streaming(requests)  # built once, for the plan and the join
-    unique = unique_requests(requests)  # encoded once, for the budget and the plan
-    wire = client.wire if client is not None else get_protocol(_config.resolve_protocol(protocol))
+    prep = prepare(
+        df, prompt=prompt, model=model, max_tokens=max_tokens, messages=messages,
+        system=system, labels=labels, abstain=abstain, schema=schema, prefix=prefix,
+        client=client, max_requests=max_requests, max_bytes=max_bytes, prices=prices,
+        protocol=protocol, **params,
+    )  # fmt: skip
+    if dry_run:
+        return prep.estimate()
     if max_cost_usd is not None:
-        limits = (max_requests or wire.max_requests, max_bytes or wire.max_bytes)
-        _check_budget(requests, unique, max_cost_usd, prices, *limits, protocol=wire.name)
+        check_budget(prep, max_cost_usd)
+    announce(prep, client=client, job_dir=job_dir, show=show_summary)
     request_params = {"max_tokens": max_tokens, "system": system, "messages": messages, **params}
-    request_params = {k: v for k, v in request_params.items() if v is not None}
-    provenance = _provenance(prompt, template, model, labels, abstain, norm_schema, request_params)
+    record = provenance(prep, prompt, model, labels, abstain, request_params)
+    kind, norm_schema, requests, unique = prep.kind, prep.schema, prep.requests, prep.unique
+    del prep  # its requests keep "params": let the drop below free them
     if unique.is_empty():
         unique = requests  # submit says there is nothing to send
     models = _request_models(requests)
@@ -239,7 +197,7 @@ def run(
         job_dir=job_dir,
         max_requests=max_requests,
         max_bytes=max_bytes,
-        provenance=provenance,
+        provenance=record,
         protocol=protocol,
         max_result_bytes=max_result_bytes,
     )
@@ -259,34 +217,7 @@ def run(
         write_parquet(out, output, job=job, prefix=prefix, provenance={"cost": cost})
     if show_summary:
         _show(summary)
-    return out
-
-
-def _check_budget(
-    requests: pl.DataFrame,
-    unique: pl.DataFrame,
-    max_cost_usd: float,
-    prices: Mapping[str, Mapping[str, float]] | None,
-    max_requests: int,
-    max_bytes: int,
-    *,
-    protocol: str,
-) -> None:
-    """Refuse a run whose estimated batch cost is over ``max_cost_usd``, before any spend."""
-    limits = {"max_requests": max_requests, "max_bytes": max_bytes, "protocol": protocol}
-    est = estimate_planned(requests, unique, prices, **limits).row(0, named=True)
-    cost = est["estimated_cost_usd"]
-    if cost is None:
-        raise BudgetExceededError(f"max_cost_usd={max_cost_usd} cannot be checked: {est['note']}")
-    if cost > max_cost_usd:
-        raise BudgetExceededError(
-            f"the run is estimated at up to ${cost:,.4f} at the batch price "
-            f"({est['unique_requests']:,} unique requests, up to "
-            f"{est['max_output_tokens']:,} output tokens), over max_cost_usd={max_cost_usd}; "
-            "nothing was sent. Raise max_cost_usd, lower max_tokens, or run fewer rows "
-            "(df.head(n)); siraya_frames.estimate(...) shows the estimate."
-        )
-    logger.info("estimated cost up to $%.4f, within max_cost_usd=%s", cost, max_cost_usd)
+    return like_input(out, kind)
 
 
 def _warn_if_unusable(summary: pl.DataFrame, out: pl.DataFrame, prefix: str, job: Job) -> None:
@@ -333,29 +264,6 @@ def _show(summary: pl.DataFrame) -> None:
     except ImportError:
         pass
     print(summary, file=sys.stderr)
-
-
-def _provenance(
-    prompt: str | None,
-    template: str | None,
-    model: Any,
-    labels: Any,
-    abstain: str | None,
-    schema: dict[str, Any] | None,
-    params: dict[str, Any],
-) -> dict[str, Any]:
-    def plain(value: Any) -> Any:
-        return value if isinstance(value, str | int | float | bool | None) else str(value)
-
-    return {
-        "prompt_template": prompt,
-        "request_template": template,
-        "model": plain(model),
-        "labels": list(labels) if labels is not None else None,
-        "abstain": abstain,
-        "schema": {k: str(v) for k, v in schema.items()} if schema else None,
-        "params": {k: plain(v) for k, v in params.items()},
-    }
 
 
 # --------------------------------------------------------------------------- summary

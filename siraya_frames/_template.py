@@ -14,6 +14,8 @@ Examples
 
 from __future__ import annotations
 
+import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Literal
 
@@ -99,8 +101,63 @@ def _brace_message(template: str, position: int, problem: str) -> str:
     excerpt = template[max(0, position - 20) : position + 20]
     return (
         f"template has a {problem} at position {position} (near {excerpt!r}); write '{{{{' "
-        "and '}}' for literal braces, or '{column}' to insert a column"
+        "and '}}' for literal braces, or '{column}' to insert a column. "
+        f"{_escape_hint(template, None, position)}"
     )
+
+
+_PLAIN_NAME = re.compile(r"[^\s\"':{}](?:[^\"':{}]*[^\s\"':{}])?")
+"""What a ``{name}`` placeholder looks like when no column list says otherwise: no quote,
+colon or brace, no space at either end (``{"label": 1}`` is JSON, not a column)."""
+_HINT_WIDTH = 80
+
+
+def escape_braces(template: str, columns: Collection[str] | None = None) -> str:
+    """Return ``template`` with every literal brace doubled, keeping its ``{column}`` s.
+
+    A ``{name}`` stays a placeholder when ``name`` is one of ``columns`` (or, without
+    ``columns``, when it looks like a column name rather than JSON); ``{{`` stays, and so
+    does a ``}}`` that closes one (another ``}}`` is two literal braces, as in JSON).
+    Used to show the fix when a prompt holds JSON.
+
+    Examples
+    --------
+    >>> print(escape_braces('Label {review} as {"label": "pos"}', ["review"]))
+    Label {review} as {{"label": "pos"}}
+    >>> print(escape_braces('{"a": {"b": 1}} {{ok}} {x}'))
+    {{"a": {{"b": 1}}}} {{ok}} {x}
+    """
+    out: list[str] = []
+    i, n, opened = 0, len(template), 0  # opened: '{{' not yet closed by a '}}'
+    while i < n:
+        if template.startswith("{{", i) or (opened and template.startswith("}}", i)):
+            opened += 1 if template[i] == "{" else -1
+            out.append(template[i : i + 2])
+            i += 2
+            continue
+        match = re.match(r"\{([^{}]*)\}", template[i:]) if template[i] == "{" else None
+        if match and _is_column(match.group(1), columns):
+            out.append(match.group(0))
+            i += match.end()
+            continue
+        out.append(template[i] * 2 if template[i] in "{}" else template[i])
+        i += 1
+    return "".join(out)
+
+
+def _is_column(name: str, columns: Collection[str] | None) -> bool:
+    return name in columns if columns is not None else bool(_PLAIN_NAME.fullmatch(name))
+
+
+def _escape_hint(template: str, columns: Collection[str] | None, position: int) -> str:
+    """``If the braces are literal text (JSON), double them: '...'``, around ``position``."""
+    fixed = escape_braces(template, columns)
+    if len(fixed) > _HINT_WIDTH:  # the escaped text grows: centre on the first change
+        pairs = enumerate(zip(template, fixed, strict=False))
+        first = next((k for k, (a, b) in pairs if a != b), position)
+        start = max(0, first - _HINT_WIDTH // 4)
+        fixed = ("..." if start else "") + fixed[start : start + _HINT_WIDTH] + "..."
+    return f"If the braces are literal text (JSON), double them: {fixed!r}"
 
 
 def template_columns(template: str) -> list[str]:
@@ -137,8 +194,17 @@ def unescape(text: str) -> str:
     return "".join(p for p in parse_template(text) if isinstance(p, str))
 
 
-def check_columns(names: list[str], schema: pl.Schema | dict, *, what: str = "template") -> None:
+def check_columns(
+    names: list[str],
+    schema: pl.Schema | dict,
+    *,
+    what: str = "template",
+    template: str | None = None,
+) -> None:
     """Raise :class:`ColumnNotFoundError` naming the first missing column and listing all.
+
+    With the ``template`` the names came from, a name that looks like JSON rather than a
+    column (``{"label": "pos"}``) gets the template with its literal braces doubled.
 
     Examples
     --------
@@ -150,8 +216,13 @@ def check_columns(names: list[str], schema: pl.Schema | dict, *, what: str = "te
     for name in names:
         if name not in schema:
             listed = ", ".join(schema) or "(none)"
+            hint = (
+                f"; {_escape_hint(template, list(schema), 0)}"
+                if template is not None and not _PLAIN_NAME.fullmatch(name)
+                else ""
+            )
             raise ColumnNotFoundError(
-                f"column {name!r} not found (used in the {what}); columns are: {listed}"
+                f"column {name!r} not found (used in the {what}); columns are: {listed}{hint}"
             )
 
 
@@ -187,7 +258,8 @@ def render_template(
     ['<x>', None]
     """
     pieces = parse_template(template)
-    check_columns([p.name for p in pieces if isinstance(p, Placeholder)], schema, what=what)
+    names = [p.name for p in pieces if isinstance(p, Placeholder)]
+    check_columns(names, schema, what=what, template=template)
     exprs = [
         text_expr(p.name, schema[p.name], on_null=on_null)
         if isinstance(p, Placeholder)

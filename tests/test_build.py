@@ -582,3 +582,15 @@ def test_a_streamed_build_names_the_row_of_the_input_in_its_errors():
     lazy = build_requests(pl.LazyFrame({"q": rows}), prompt="{q}", model="m", max_tokens=4)
     with pytest.raises(NullValueError, match=r"first at row 250001\)"):
         lazy.collect(engine="streaming")
+
+
+@pytest.mark.parametrize("lazy", [False, True])
+def test_a_prompt_without_a_column_is_one_request_for_every_row(lazy):
+    df = pl.DataFrame({"a": [1, 2, 3]})
+    out = build_requests(df.lazy() if lazy else df, prompt="Say hi", model="m", max_tokens=5)
+    out = out.collect() if lazy else out
+    assert out["a"].to_list() == [1, 2, 3]
+    assert out["custom_id"].n_unique() == 1 and out["custom_id"].null_count() == 0
+    body = json.loads(out.select(params_json(pl.col("params"))).item(2, 0))
+    assert body["messages"] == [{"role": "user", "content": "Say hi"}]
+    assert build_requests(df.clear(), prompt="Say hi", model="m", max_tokens=5).height == 0

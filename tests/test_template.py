@@ -133,3 +133,25 @@ def templates(draw):
 def test_rendering_matches_str_format(template, values):
     df = pl.DataFrame({k: [v] for k, v in values.items()})
     assert render(template, df) == [template.format(**values)]
+
+
+@pytest.mark.parametrize(
+    ("template", "fixed"),
+    [
+        ('Classify {x} as {"label": "pos"}', 'Classify {x} as {{"label": "pos"}}'),
+        ('Answer {"a": {"b": 1}} for {x}', 'Answer {{"a": {{"b": 1}}}} for {x}'),
+        ("Reply {label: pos}", "Reply {{label: pos}}"),
+    ],
+)
+def test_a_prompt_holding_json_is_told_to_double_its_braces(template, fixed):
+    df = pl.DataFrame({"x": ["v"]})
+    with pytest.raises(InputError) as info:
+        render(template, df)
+    assert fixed in str(info.value)
+    assert render(fixed, df) == [template.replace("{x}", "v")]  # the suggested fix works
+
+
+def test_a_misspelt_column_gets_no_brace_advice():
+    with pytest.raises(ColumnNotFoundError) as info:
+        render("{reveiw}", pl.DataFrame({"review": ["v"]}))
+    assert "double" not in str(info.value) and "columns are: review" in str(info.value)
