@@ -10,7 +10,6 @@ the latest round. Pure but for reading files.
 from __future__ import annotations
 
 import logging
-import warnings
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
@@ -22,6 +21,7 @@ from siraya_frames._results import RESULT_SCHEMA, ResultsWarning, ids_are_unique
 from siraya_frames._shapes import BatchStatus
 from siraya_frames._store import BatchRecord, JobState, JobStore
 from siraya_frames._wait import is_finished
+from siraya_frames._warn import warn_user
 
 logger = logging.getLogger("siraya_frames")
 
@@ -122,8 +122,7 @@ def _warn_unsubmitted(stray: pl.Series) -> None:
             f"{stray.len()} result line(s) name custom_ids that were never submitted in that "
             f"batch (first: {stray[0]!r}); they were dropped"
         )
-        logger.warning("%s", msg)
-        warnings.warn(msg, ResultsWarning, stacklevel=4)
+        warn_user(msg, ResultsWarning)
 
 
 def _best_per_id(frame: pl.DataFrame) -> pl.DataFrame:

@@ -27,7 +27,6 @@ import logging
 import os
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +40,7 @@ from siraya_frames._errors import JobBusyError, JobError, JobStoreError, SirayaE
 from siraya_frames._ids import update_joined
 from siraya_frames._plan import BatchPayload, unique_requests
 from siraya_frames._polling import PollSchedule, Steps, adrive, drive
+from siraya_frames._status import JobStatus
 from siraya_frames._store import JobState, JobStore
 from siraya_frames._submit import (
     next_round,
@@ -68,38 +68,6 @@ _NO_REQUESTS = pl.DataFrame(schema={"custom_id": pl.String, "params_json": pl.St
 
 def _default_job_dir(job_id: str) -> Path:
     return Path(_config.resolve_job_root()) / f"job-{job_id}"
-
-
-@dataclass(frozen=True)
-class JobStatus:
-    """Where a job stands: per batch, and in total.
-
-    Attributes
-    ----------
-    batches : pl.DataFrame
-        One row per batch: key, batch_id, status, requests, done and failed (as the service
-        last counted them), submitted_at, finished_at, results_file (relative to the job
-        directory), error (the batch's, or why its results could not be fetched).
-    total, done, failed : int
-        Unique requests in the job; those with an outcome (not pending); and those whose
-        outcome, after every retry round, is not a success.
-    finished : bool
-        True when every batch has ended and its results are saved.
-    """
-
-    path: str
-    batches: pl.DataFrame
-    total: int
-    done: int
-    failed: int
-    finished: bool
-
-    def __repr__(self) -> str:
-        state = "finished" if self.finished else "running"
-        return (
-            f"<JobStatus {self.path!r}: {state}, {self.done}/{self.total} requests done, "
-            f"{self.failed} not succeeded, {self.batches.height} batches>"
-        )
 
 
 _BATCH_SCHEMA = {
@@ -266,6 +234,9 @@ class Job:
 
     def __repr__(self) -> str:
         return f"Job({str(self.path)!r}, batches={len(self._state.batches)})"
+
+    def _repr_html_(self) -> str:  # Jupyter: the saved status as a table, no call made
+        return _status_of(self._store, self._state)._repr_html_()
 
     def _sync_client(self) -> SirayaClient:
         if self._client is None:

@@ -26,12 +26,12 @@ Examples
 from __future__ import annotations
 
 import logging
-import warnings
 
 import polars as pl
 
 from siraya_frames._errors import ColumnNotFoundError, InputError
 from siraya_frames._results import RESULT_SCHEMA, ResultsWarning, keep_best
+from siraya_frames._warn import warn_user
 
 __all__ = ["ANSWER_COLUMNS", "join_results"]
 
@@ -99,8 +99,7 @@ def _warn_unknown(unknown: int) -> None:
             f"{unknown} result(s) have a custom_id that is not in the requests frame; "
             "they were dropped (results of another frame or job?)"
         )
-        logger.warning("%s", message)
-        warnings.warn(message, ResultsWarning, stacklevel=3)
+        warn_user(message, ResultsWarning)
 
 
 def _key(column: str) -> pl.Expr:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 import os
-import warnings
+import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -31,6 +31,7 @@ import polars as pl
 from siraya_frames import _config
 from siraya_frames._build import build_requests
 from siraya_frames._client import SirayaClient
+from siraya_frames._display import plural
 from siraya_frames._errors import BudgetExceededError, InputError
 from siraya_frames._estimate import (
     BATCH_DISCOUNT,
@@ -54,8 +55,11 @@ from siraya_frames._labels import (
 )
 from siraya_frames._parquet import write_parquet
 from siraya_frames._protocols import get_protocol
+from siraya_frames._report import RunSummary
 from siraya_frames._results import ResultsWarning
+from siraya_frames._status import retry_command
 from siraya_frames._unique import collect_streaming, unique_requests
+from siraya_frames._warn import warn_user
 
 logger = logging.getLogger("siraya_frames")
 
@@ -258,7 +262,7 @@ def run(
     if output is not None:
         write_parquet(out, output, job=job, prefix=prefix, provenance={"cost": cost})
     if show_summary:
-        _show(summary)
+        _show(summary, job)
     return out
 
 
@@ -303,36 +307,34 @@ def _warn_if_unusable(summary: pl.DataFrame, out: pl.DataFrame, prefix: str, job
             else ""
         )
         message = (
-            f"none of the {requested} requested rows succeeded{top}. See the error_type and "
-            f"error_message columns, or job.status() for {job.path}; "
-            "job.retry_failed() resends the retryable ones"
+            f"none of the {plural(requested, 'requested row')} succeeded{top}. See the "
+            f"error_type and error_message columns; {retry_command(str(job.path))} resends "
+            "the retryable ones"
         )
     elif row["parsed"] == 0:
         message = (
-            f"{row['succeeded']} rows succeeded but no answer gave a label or parsed as the "
-            "schema; look at the response_text column and the label_error / parse_error "
-            "column, and make the prompt ask for the exact format"
+            f"{plural(row['succeeded'], 'row')} succeeded but no answer gave a label or parsed "
+            "as the schema; look at the response_text column and the label_error / "
+            "parse_error column, and make the prompt ask for the exact format"
         )
     else:
         return
-    logger.warning("%s", message)
-    warnings.warn(message, ResultsWarning, stacklevel=3)
+    warn_user(message, ResultsWarning)
 
 
-def _show(summary: pl.DataFrame) -> None:
-    """Display the summary in a notebook, or print it to stderr in a terminal."""
-    import sys
-
+def _show(summary: pl.DataFrame, job: Job | None = None) -> None:
+    """Display the summary in a notebook (HTML), or print it to stderr in a terminal."""
+    view = RunSummary(summary, job_path=str(job.path) if job is not None else None)
     try:
         from IPython import get_ipython
         from IPython.display import display
 
         if get_ipython() is not None and "IPKernelApp" in get_ipython().config:
-            display(summary)
+            display(view)
             return
     except ImportError:
         pass
-    print(summary, file=sys.stderr)
+    print(view.text(), file=sys.stderr)
 
 
 def _provenance(
