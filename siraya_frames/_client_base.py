@@ -287,7 +287,9 @@ class _Base:
     # ---- answers
     def _error(self, call: HttpCall, response: httpx.Response, body: bytes) -> Exception:
         detail = self.wire.error_detail(body)
-        return status_error(call, response, detail, self._api_key, self.wire.env_api_key)
+        return status_error(
+            call, response, detail, self._api_key, self.wire.env_api_key, self.base_url
+        )
 
     def _interpret(self, call: HttpCall, body: bytes) -> Any:
         """Turn a successful answer (or a saved file) into what the call asked for."""

@@ -40,6 +40,7 @@ from siraya_frames._errors import JobBusyError, JobError, JobStoreError, SirayaE
 from siraya_frames._ids import update_joined
 from siraya_frames._plan import BatchPayload, unique_requests
 from siraya_frames._polling import PollSchedule, Steps, adrive, drive
+from siraya_frames._retarget import has_ended, may_follow, retarget_steps
 from siraya_frames._status import JobStatus
 from siraya_frames._store import JobState, JobStore
 from siraya_frames._submit import (
@@ -179,6 +180,7 @@ class Job:
         self._state = self._store.load()
         _check_protocol(self._store, self._state, client)
         self._client = client
+        self._owns_client = False  # one made here is closed after each operation
 
     @classmethod
     def open(cls, path: str | os.PathLike[str], *, client: Any = None) -> Job:
@@ -243,7 +245,13 @@ class Job:
             self._client = SirayaClient(
                 base_url=self._state.base_url, protocol=self._state.protocol
             )
+            self._owns_client = True
         return self._client
+
+    def _release_client(self) -> None:
+        if self._owns_client and self._client is not None:
+            self._client.close()
+            self._client, self._owns_client = None, False
 
     def _width(self) -> int:
         """Calls the job's steps make at once: the client's ``max_concurrency``."""
@@ -259,6 +267,8 @@ class Job:
             except SirayaError as exc:
                 exc.add_note(_resume_hint(self.path))
                 raise
+            finally:
+                self._release_client()
 
     def _reload(self) -> JobState:
         self._state = self._store.load()
@@ -340,6 +350,7 @@ class Job:
     ) -> Job:
         """The awaitable :meth:`wait`, with an :class:`AsyncSirayaClient`."""
         _check_protocol(self._store, self._state, client)
+        owned = client is None
         client = client or AsyncSirayaClient(
             base_url=self._state.base_url, protocol=self._state.protocol
         )
@@ -358,6 +369,8 @@ class Job:
             raise
         finally:
             bar.close()
+            if owned:
+                await client.aclose()
         return self
 
     def cancel(self) -> JobStatus:
@@ -510,7 +523,13 @@ def submit(
         bound from the batch's requests and their ``max_tokens``. Given again on a re-run,
         it replaces the job's.
     """
-    client = client or SirayaClient(protocol=protocol)
+    if client is None:  # a client of its own, closed here; the job makes one when it needs
+        with SirayaClient(protocol=protocol) as own:
+            job = submit(requests, client=own, job_dir=job_dir, max_requests=max_requests,
+                         max_bytes=max_bytes, provenance=provenance,
+                         max_result_bytes=max_result_bytes)  # fmt: skip
+        job._client = None
+        return job
     if protocol is not None and client.protocol != protocol:
         raise JobError(
             f"submit(protocol={protocol!r}) was given a client that speaks "
@@ -549,6 +568,11 @@ def _reattach(
     store: JobStore, unique: pl.DataFrame, client: SirayaClient, provenance: dict[str, Any]
 ) -> Job:
     job = Job(store.path, client=client)
+    moved = job._state.base_url != client.base_url  # the emulator's new port: _retarget.py
+    if moved and may_follow(
+        job._state.base_url, client.base_url, ended=has_ended(store, job._state)
+    ):
+        job._run(lambda state: retarget_steps(store, state, client.base_url))
     if job._state.base_url != client.base_url:
         raise JobError(
             f"the job in {str(store.path)!r} was submitted to {job._state.base_url}, but the "
