@@ -14,7 +14,7 @@ unique requests  2
 succeeded        1
 errored          1
 cost             $0.2965
-1 request did not succeed. Retry it: siraya-frames retry jobs/a
+1 row did not succeed. Retry it: siraya-frames retry jobs/a
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ _FAILED = ("errored", "missing_or_expired")
 
 
 def failed_requests(record: dict[str, Any]) -> int:
-    """Unique requests of a summary row that did not succeed (errored, missing, expired)."""
+    """Rows of a summary that did not succeed (errored, missing, expired, canceled)."""
     return sum(int(record.get(k) or 0) for k in _FAILED)
 
 
@@ -52,7 +52,7 @@ class RunSummary:
         if not failed or self.job_path is None:
             return ""
         them = "it" if failed == 1 else "them"
-        head = f"{plural(failed, 'request')} did not succeed."
+        head = f"{plural(failed, 'row')} did not succeed."
         return f"{head} Retry {them}: {retry_command(self.job_path, interface)}"
 
     def text(self, interface: Interface = "python") -> str:

@@ -185,7 +185,9 @@ def test_no_wait_then_status_wait_results(work: Path, server: Server) -> None:
     assert re.search(r"Job jobs/a: \w+, \d of 4 requests done in 1 batch", status.stdout)
     assert "<JobStatus" not in status.stdout and "JobStatus(" not in status.stdout
     waited = ok(cli("wait jobs/a --quiet", cwd=work, server=server))
-    assert waited.stdout == "Job jobs/a: finished, 4 of 4 requests done in 1 batch; all succeeded.\n"
+    assert (
+        waited.stdout == "Job jobs/a: finished, 4 of 4 requests done in 1 batch; all succeeded.\n"
+    )
     listed = ok(cli("status jobs/a --batches", cwd=work, server=server))
     assert re.search(r"^key +batch_id +status +requests +done +failed$", listed.stdout, re.M)
     assert re.search(r"^r0-b0000 +\S+ +completed +4 +4 +0$", listed.stdout, re.M), listed.stdout
@@ -237,7 +239,7 @@ def test_retry_resends_only_the_errored(tmp_path: Path, flaky_server: Server) ->
     errored = first.filter(pl.col("result_status") == "errored")
     assert errored.height > 0
     assert re.search(rf"^errored +{errored.height}$", ran.stderr, re.M), ran.stderr
-    failed = "1 request" if errored.height == 1 else f"{errored.height} requests"
+    failed = "1 row" if errored.height == 1 else f"{errored.height} rows"
     assert f"{failed} did not succeed. Retry" in ran.stderr
     assert ran.stderr.rstrip().endswith(": siraya-frames retry jobs/f"), ran.stderr
     assert errored["error_type"].unique().to_list() == ["overloaded_error"]

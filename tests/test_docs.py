@@ -375,6 +375,9 @@ def python3_kernel() -> str:
     return "python3"
 
 
+WIDGET = "application/vnd.jupyter.widget-view+json"
+
+
 def run_notebook(name: str, kernel: str, workdir: Path) -> dict[str, str]:
     """Execute a notebook; return the text output of each tagged cell, by tag."""
     import nbclient
@@ -388,17 +391,22 @@ def run_notebook(name: str, kernel: str, workdir: Path) -> dict[str, str]:
         nb, timeout=120, kernel_name=kernel, resources={"metadata": {"path": str(workdir)}}
     )
     client.execute()
-    tagged: dict[str, str] = {}
+    tagged: dict[str, str] = {"widgets": ""}
     for cell in nb.cells:
         if cell.cell_type != "code":
             continue
         errors = [o for o in cell.outputs if o.output_type == "error"]
         assert not errors, f"{name}: {cell.source[:80]!r} raised {errors[0]['ename']}"
+        warned = [o.text for o in cell.outputs if o.get("name") == "stderr" and "Warn" in o.text]
+        assert not warned, f"{name}: {cell.source[:80]!r} warned: {warned}"
+        widgets = [o for o in cell.outputs if WIDGET in o.get("data", {})]
+        tagged["widgets"] += "w" * len(widgets)  # progress bars shown as widgets
         text = "".join(
             o.get("text", "")
             if o.output_type == "stream"
             else o.get("data", {}).get("text/plain", "")
             for o in cell.outputs
+            if o not in widgets
         )
         for tag in cell.metadata.get("tags", []):
             tagged[tag] = text
@@ -410,6 +418,7 @@ def test_quickstart_notebook(tmp_path: Path, python3_kernel: str, no_siraya_env:
     counts = json.loads(out["label-counts"].splitlines()[0].replace("'", '"'))
     assert set(counts) == {"positive", "negative", "neutral"}
     assert sum(counts.values()) == 150
+    assert out["widgets"], "the progress bar is an ipywidgets widget"
 
 
 def test_resume_notebook(tmp_path: Path, python3_kernel: str, no_siraya_env: None) -> None:
@@ -418,5 +427,6 @@ def test_resume_notebook(tmp_path: Path, python3_kernel: str, no_siraya_env: Non
     before = json.loads(out["errored"].splitlines()[0].replace("'", '"'))
     assert before["errored"] > 0 and sum(before.values()) == 120
     assert "{'succeeded': 120}" in out["after-retry"]
-    assert "finished, 120/120 requests done, 0 not succeeded, 2 batches" in out["after-retry"]
+    assert len(out["widgets"]) >= 3, "wait, run and retry_failed show widget progress bars"
+    assert "finished, 120 of 120 requests done in 2 batches; all succeeded." in out["after-retry"]
     assert "120" in out["summary"]
