@@ -147,7 +147,7 @@ def html_table(
 
     Examples
     --------
-    >>> html_table([("cost", "$0.2965")], title="Run <1>")[:60]
+    >>> html_table([("cost", "$0.2965")], title="Run <1>")[:64]
     '<div><b>Run &lt;1&gt;</b><table><tr><th style="text-align:left">'
     """
     esc = html.escape
