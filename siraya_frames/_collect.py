@@ -17,6 +17,7 @@ import polars as pl
 import pyarrow as pa
 
 from siraya_frames import _results_cache as results_cache
+from siraya_frames._display import plural
 from siraya_frames._results import RESULT_SCHEMA, ResultsWarning, ids_are_unique
 from siraya_frames._shapes import BatchStatus
 from siraya_frames._store import BatchRecord, JobState, JobStore
@@ -119,7 +120,7 @@ def _fill_unanswered(joined: pl.DataFrame) -> pl.DataFrame:
 def _warn_unsubmitted(stray: pl.Series) -> None:
     if stray.len():
         msg = (
-            f"{stray.len()} result line(s) name custom_ids that were never submitted in that "
+            f"{plural(stray.len(), 'result line')} had a custom_id never submitted in that "
             f"batch (first: {stray[0]!r}); they were dropped"
         )
         warn_user(msg, ResultsWarning)

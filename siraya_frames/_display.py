@@ -55,10 +55,11 @@ def article(phrase: str) -> str:
 
     Examples
     --------
-    >>> article("error"), article("batch")
-    ('an error', 'a batch')
+    >>> article("error"), article("batch"), article("'image' block")
+    ('an error', 'a batch', "an 'image' block")
     """
-    return f"{'an' if phrase[:1].lower() in 'aeiou' else 'a'} {phrase}"
+    first = phrase.lstrip("'\"`")[:1].lower()
+    return f"{'an' if first and first in 'aeiou' else 'a'} {phrase}"
 
 
 def money(usd: float | None) -> str:

@@ -29,6 +29,7 @@ import logging
 
 import polars as pl
 
+from siraya_frames._display import plural
 from siraya_frames._errors import ColumnNotFoundError, InputError
 from siraya_frames._results import RESULT_SCHEMA, ResultsWarning, keep_best
 from siraya_frames._warn import warn_user
@@ -96,7 +97,7 @@ def _output_names(requests: pl.DataFrame, prefix: str) -> dict[str, str]:
 def _warn_unknown(unknown: int) -> None:
     if unknown:
         message = (
-            f"{unknown} result(s) have a custom_id that is not in the requests frame; "
+            f"{plural(unknown, 'result')} had a custom_id that is not in the requests frame; "
             "they were dropped (results of another frame or job?)"
         )
         warn_user(message, ResultsWarning)

@@ -197,3 +197,13 @@ def test_a_finished_job_follows_the_emulator_to_a_new_port_but_not_elsewhere(tmp
 def test_gitignore_covers_what_the_shell_tour_leaves():
     ignored = (ROOT / ".gitignore").read_text().splitlines()
     assert {"jobs/", "emulator-state/"} <= set(ignored)
+
+
+def test_articles_and_plurals_in_messages():
+    with pytest.raises(sf.errors.InputError) as err:
+        sf.build_requests(pl.DataFrame({"t": ["a"]}), prompt="x {} y", model="m", max_tokens=4)
+    assert "template has an empty placeholder '{}'" in str(err.value)
+    requests = sf.build_requests(pl.DataFrame({"t": ["a"]}), prompt="{t}", model="m", max_tokens=4)
+    stray = pl.DataFrame({"custom_id": ["zz"], "result_status": ["succeeded"]})
+    with pytest.warns(sf.ResultsWarning, match=r"^1 result had a custom_id that is not"):
+        sf.join_results(requests, stray)
