@@ -1,6 +1,7 @@
 """The ``siraya-frames`` command: label files, follow jobs, run the emulator and the demo.
 
-Expected errors print one clear line and exit 1 (a traceback only with ``--debug``).
+Expected errors print one clear line, in the command line's words (a traceback only with
+``--debug``); the exit status says what happened (see ``EXIT_CODES`` in ``_cli_args.py``).
 
 Examples
 --------
@@ -14,11 +15,23 @@ import argparse
 import json
 import logging
 import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
+from siraya_frames import __version__
+from siraya_frames import _cli_print as show
+from siraya_frames._cli_args import (
+    EXIT_CODES,
+    add_globals,
+    add_task_arguments,
+    exit_status,
+    parse_params,
+    parse_prices,
+)
+from siraya_frames._cli_words import cli_words
 from siraya_frames._errors import InputError, SirayaError
 
 __all__ = ["build_parser", "main", "parse_schema_spec"]
@@ -87,19 +100,18 @@ def _task_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         "abstain": args.abstain,
         "schema": parse_schema_spec(args.schema) if args.schema else None,
         "on_null": args.on_null,
+        **parse_params(args.param),
     }
 
 
 def _client(args: argparse.Namespace, protocol: str | None = None) -> Any:
     from siraya_frames._client import SirayaClient
 
-    protocol = protocol or getattr(args, "protocol", None)
-    pace = {
-        "max_concurrency": getattr(args, "max_concurrency", None),
-        "rate_limit": getattr(args, "rate_limit", None),
-    }
-    if getattr(args, "base_url", None) or protocol or any(v is not None for v in pace.values()):
-        return SirayaClient(base_url=getattr(args, "base_url", None), protocol=protocol, **pace)
+    protocol = protocol or args.protocol
+    pace = {"max_concurrency": args.max_concurrency, "rate_limit": args.rate_limit}
+    given = (args.base_url, args.client_api_key, protocol, *pace.values())
+    if any(v is not None for v in given):
+        return SirayaClient(args.client_api_key, base_url=args.base_url, protocol=protocol, **pace)
     return None
 
 
@@ -118,6 +130,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         )
     df = _read_table(args.input)
     kwargs = _task_kwargs(args)
+    prices = parse_prices(args.prices)
     out = sf.run(
         df,
         **kwargs,
@@ -127,21 +140,29 @@ def _cmd_run(args: argparse.Namespace) -> int:
         wait=not args.no_wait,
         prefix=args.prefix,
         progress=not args.quiet,
+        show_summary=False,
         max_cost_usd=args.max_cost,
+        prices=prices,
+        max_requests=args.max_requests,
+        max_bytes=args.max_bytes,
         max_result_bytes=args.max_result_bytes,
     )
     if isinstance(out, sf.Job):
-        print(f"Submitted {len(out.batch_ids)} batch(es); job saved in {out.path}")
-        print(
-            f"Follow it with: siraya-frames status {out.path} (or siraya-frames wait {out.path})."
-        )
-        print(
-            "Then run this same command again with --output OUT.parquet instead of --no-wait: "
-            "it re-attaches, sends nothing, and writes your rows with their answers."
-        )
+        print(show.submitted_text(len(out.batch_ids), str(out.path)))
         return 0
-    print(f"Wrote {out.height} rows to {args.output}")
-    return 0
+    print(f"Wrote {show.plural(out.height, 'row')} to {args.output}")
+    return show.run_outcome(
+        out, prefix=args.prefix, job_path=_job_path(args), model=args.model, prices=prices
+    )
+
+
+def _job_path(args: argparse.Namespace) -> str | None:
+    """The job directory of a finished ``run``: --job-dir, else the default one."""
+    from siraya_frames import read_provenance
+    from siraya_frames._job import _default_job_dir
+
+    job_id = read_provenance(args.output).get("job_id")
+    return args.job_dir or (str(_default_job_dir(job_id)) if job_id else None)
 
 
 def _cmd_estimate(args: argparse.Namespace) -> int:
@@ -151,11 +172,12 @@ def _cmd_estimate(args: argparse.Namespace) -> int:
     est = sf.estimate(
         _read_table(args.input),
         **_task_kwargs(args),
-        protocol=getattr(args, "protocol", None),
+        prices=parse_prices(args.prices),
+        protocol=args.protocol,
+        max_requests=args.max_requests,
+        max_bytes=args.max_bytes,
     )
-    with pl.Config(tbl_rows=-1, tbl_cols=-1, tbl_width_chars=200, fmt_str_lengths=200):
-        print(est.transpose(include_header=True, column_names=["value"]))
-    print("Dry run: nothing was sent.")
+    show.print_estimate(est)
     return 0
 
 
@@ -167,10 +189,6 @@ def _job(args: argparse.Namespace) -> Any:
     return sf.Job.open(args.job_dir, client=_client(args, protocol))
 
 
-SHOWN_BATCHES = 20
-"""``siraya-frames status`` lists every batch up to this many (more with ``--batches``)."""
-
-
 def _cmd_status(args: argparse.Namespace) -> int:
     job = _job(args)
     status = job.status()
@@ -178,21 +196,15 @@ def _cmd_status(args: argparse.Namespace) -> int:
         totals = {k: getattr(status, k) for k in ("path", "total", "done", "failed", "finished")}
         print(json.dumps({**totals, "job": job._state.to_dict()}, indent=2, ensure_ascii=False))
         return 0
-    every = args.batches or status.batches.height <= SHOWN_BATCHES
-    with pl.Config(tbl_cols=-1, tbl_rows=-1 if every else 10, tbl_width_chars=200):
-        print(status.batches)
-    if not every:
-        print(
-            f"({status.batches.height} batches: --batches lists them all, --json the whole state)"
-        )
-    print(repr(status))
+    show.print_status(status, every=args.batches)
     return 0
 
 
 def _cmd_wait(args: argparse.Namespace) -> int:
     job = _job(args).wait(timeout=args.timeout, progress=not args.quiet)
-    print(repr(job.status(refresh=False)))
-    return 0
+    status = job.status(refresh=False)
+    print(status.text("cli"))
+    return show.status_outcome(status)
 
 
 def _cmd_results(args: argparse.Namespace) -> int:
@@ -201,14 +213,20 @@ def _cmd_results(args: argparse.Namespace) -> int:
     job = _job(args)
     results = job.results()
     sf.write_parquet(results, args.output, job=job)
-    counts = dict(results["result_status"].value_counts().iter_rows())
-    print(f"Wrote {results.height} results to {args.output}: {counts}")
-    return 0
+    counts = dict(results["result_status"].value_counts(sort=True).iter_rows())
+    said = ", ".join(f"{n:,} {k}" for k, n in counts.items())
+    print(f"Wrote {show.plural(results.height, 'result')} to {args.output}: {said}")
+    return 0 if counts.get("succeeded") else show.EXIT_NOTHING_USABLE
 
 
 def _cmd_cancel(args: argparse.Namespace) -> int:
-    print(repr(_job(args).cancel()))
-    print("Finished results stay collectable: siraya-frames wait JOB_DIR, then results.")
+    status = _job(args).cancel()
+    print(f"Cancel requested. {status.sentence()}")
+    where = show.shlex.quote(status.path)
+    print(
+        "Finished results stay collectable: siraya-frames wait "
+        f"{where}, then siraya-frames results {where} --output OUT.parquet."
+    )
     return 0
 
 
@@ -220,8 +238,9 @@ def _cmd_retry(args: argparse.Namespace) -> int:
         wait=not args.no_wait,
         progress=not args.quiet,
     )
-    print(repr(job.status(refresh=False)))
-    return 0
+    status = job.status(refresh=False)
+    print(status.text("cli"))
+    return show.status_outcome(status)
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
@@ -238,61 +257,11 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         "network).\nThe answers come from the emulator's synthetic keyword model, not an LLM.\n"
     )
     out = run_demo(args.output, rows=args.rows, progress=not args.quiet)
-    _print_demo(out, args.output)
+    show.print_demo(out, args.output)
     return 0
 
 
-def _print_demo(out: pl.DataFrame, output: str) -> None:
-    from siraya_frames import read_provenance
-
-    prov = read_provenance(output)
-    with pl.Config(tbl_cols=-1, tbl_width_chars=160, fmt_str_lengths=60, tbl_rows=8):
-        print(out.select("review", "label", "label_error", "result_status").head(8))
-        print(out.group_by("label").len().sort("len", descending=True))
-    print(
-        f"\nWrote {out.height} rows to {output} ({prov.get('unique_requests')} unique "
-        f"requests, outcomes {prov.get('outcomes')}, batches {prov.get('batch_ids')})."
-    )
-    print(
-        "Rows with a null label kept the raw answer in label_error: nothing is guessed.\n"
-        "For the real service: export SIRAYA_API_KEY=...; the same code then calls "
-        "https://llm.siraya.pro/v1 (override with SIRAYA_BASE_URL)."
-    )
-
-
 # --------------------------------------------------------------------------- parser
-
-
-def _add_task_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("input", help="a .parquet, .csv or .jsonl file of rows")
-    p.add_argument("--prompt", help="template over columns, e.g. 'Classify: {review}'")
-    p.add_argument("--prompt-file", help="read the prompt template from this file")
-    p.add_argument("--model", required=True, help="e.g. openai/gpt-4o-mini-batch")
-    p.add_argument("--max-tokens", type=int, default=1024, help="default 1024")
-    p.add_argument("--system", help="a system prompt (literal or template)")
-    p.add_argument("--labels", help="comma-separated labels, e.g. positive,negative,neutral")
-    p.add_argument("--abstain", help="an extra label for 'none applies', e.g. unknown")
-    p.add_argument("--schema", help="fields to extract, e.g. 'name:str,year:int,tags:list[str]'")
-    p.add_argument(
-        "--on-null",
-        default="error",
-        choices=["error", "skip", "empty"],
-        help="what a null in a prompt column does (default: error)",
-    )
-
-
-def _add_pace(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--max-concurrency",
-        type=int,
-        help="calls (creates, polls, downloads) sent at once (default 4, SIRAYA_MAX_CONCURRENCY)",
-    )
-    p.add_argument(
-        "--rate-limit",
-        type=float,
-        help="requests per minute for the whole job (SIRAYA_RATE_LIMIT; default: the "
-        "protocol's, e.g. 50 for anthropic; 0: no limit)",
-    )
 
 
 def _add_job(sub: Any, name: str, help_text: str, example: str, func: Any) -> Any:
@@ -303,8 +272,6 @@ def _add_job(sub: Any, name: str, help_text: str, example: str, func: Any) -> An
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("job_dir", help="the job directory (printed when the job was submitted)")
-    p.add_argument("--base-url", help="override the service URL saved in the job")
-    _add_pace(p)
     p.set_defaults(func=func)
     return p
 
@@ -320,13 +287,10 @@ def _add_run(sub: Any) -> None:
         "--output labeled.parquet",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    _add_task_arguments(p)
+    add_task_arguments(p)
     p.add_argument("--output", help="the Parquet file to write")
     p.add_argument("--job-dir", help="where the job is saved (default: derived from the requests)")
     p.add_argument("--prefix", default="", help="prefix for the added columns")
-    p.add_argument("--base-url", help="the service URL (default SIRAYA_BASE_URL)")
-    _add_pace(p)
-    _add_protocol(p)
     p.add_argument("--no-wait", action="store_true", help="submit and return; collect later")
     p.add_argument("--dry-run", action="store_true", help="print the estimate; send nothing")
     p.add_argument(
@@ -345,15 +309,6 @@ def _add_run(sub: Any) -> None:
     p.set_defaults(func=_cmd_run)
 
 
-def _add_protocol(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--protocol",
-        choices=["siraya", "anthropic", "openai"],
-        help="the wire protocol (default SIRAYA_PROTOCOL, else siraya); the key comes from "
-        "SIRAYA_API_KEY, ANTHROPIC_API_KEY or OPENAI_API_KEY",
-    )
-
-
 def _add_estimate(sub: Any) -> None:
     p = sub.add_parser(
         "estimate",
@@ -361,8 +316,7 @@ def _add_estimate(sub: Any) -> None:
         description="Example: siraya-frames estimate reviews.csv --prompt '{review}' "
         "--model openai/gpt-4o-mini-batch",
     )
-    _add_task_arguments(p)
-    _add_protocol(p)
+    add_task_arguments(p)
     p.set_defaults(func=_cmd_estimate)
 
 
@@ -396,10 +350,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="siraya-frames",
         description=_DESCRIPTION,
+        epilog=EXIT_CODES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
-    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_globals(parser, top=True)
+    parser.add_argument("--version", action="version", version=f"siraya-frames {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_run(sub)
     _add_estimate(sub)
@@ -434,6 +389,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--no-wait", action="store_true", help="submit the retries and return")
     _add_serve(sub)
     _add_demo(sub)
+    for name, command in sub.choices.items():  # global options after the command too
+        add_globals(command, top=False, service=name not in ("serve", "demo"))
     return parser
 
 
@@ -444,17 +401,21 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.DEBUG if args.debug else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
-    try:
-        return args.func(args)
-    except SirayaError as exc:
-        if args.debug:
-            raise
-        print(f"error: {exc}", file=sys.stderr)
-        for note in getattr(exc, "__notes__", []):
-            print(note, file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        return 130
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            return args.func(args)
+        except SirayaError as exc:
+            if args.debug:
+                raise
+            print(f"error: {cli_words(str(exc))}", file=sys.stderr)
+            for note in getattr(exc, "__notes__", []):
+                print(cli_words(note), file=sys.stderr)
+            return exit_status(exc)
+        except KeyboardInterrupt as exc:
+            return exit_status(exc)
+        finally:
+            show.print_warnings(caught)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -75,6 +75,17 @@ def _multipart(payload: bytes, filename: str) -> tuple[bytes, str]:
     return request.read(), request.headers["content-type"]
 
 
+def resolve_key(wire: WireProtocol, api_key: str | None = None) -> str:
+    """The API key of ``wire``'s service: the argument, else its environment variable.
+
+    Raises
+    ------
+    ConfigurationError
+        When neither is set; the message names both fixes.
+    """
+    return _config.resolve_api_key(api_key, env_var=wire.env_api_key, service=_SERVICE[wire.name])
+
+
 class _Base:
     """What the sync and async clients share: settings, URLs and the call descriptions."""
 
@@ -92,9 +103,7 @@ class _Base:
         rate_limit: float | RateLimiter | None = None,
     ) -> None:
         self.wire = get_protocol(protocol or _config.resolve_protocol(None))
-        self._api_key = _config.resolve_api_key(
-            api_key, env_var=self.wire.env_api_key, service=_SERVICE[self.wire.name]
-        )
+        self._api_key = resolve_key(self.wire, api_key)
         self.base_url = _config.resolve_base_url(
             base_url,
             allow_insecure_http=allow_insecure_http,
@@ -287,7 +296,9 @@ class _Base:
     # ---- answers
     def _error(self, call: HttpCall, response: httpx.Response, body: bytes) -> Exception:
         detail = self.wire.error_detail(body)
-        return status_error(call, response, detail, self._api_key, self.wire.env_api_key)
+        return status_error(
+            call, response, detail, self._api_key, self.wire.env_api_key, self.base_url
+        )
 
     def _interpret(self, call: HttpCall, body: bytes) -> Any:
         """Turn a successful answer (or a saved file) into what the call asked for."""

@@ -10,7 +10,6 @@ the latest round. Pure but for reading files.
 from __future__ import annotations
 
 import logging
-import warnings
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
@@ -18,10 +17,12 @@ import polars as pl
 import pyarrow as pa
 
 from siraya_frames import _results_cache as results_cache
+from siraya_frames._display import plural
 from siraya_frames._results import RESULT_SCHEMA, ResultsWarning, ids_are_unique
 from siraya_frames._shapes import BatchStatus
 from siraya_frames._store import BatchRecord, JobState, JobStore
 from siraya_frames._wait import is_finished
+from siraya_frames._warn import warn_user
 
 logger = logging.getLogger("siraya_frames")
 
@@ -119,11 +120,10 @@ def _fill_unanswered(joined: pl.DataFrame) -> pl.DataFrame:
 def _warn_unsubmitted(stray: pl.Series) -> None:
     if stray.len():
         msg = (
-            f"{stray.len()} result line(s) name custom_ids that were never submitted in that "
+            f"{plural(stray.len(), 'result line')} had a custom_id never submitted in that "
             f"batch (first: {stray[0]!r}); they were dropped"
         )
-        logger.warning("%s", msg)
-        warnings.warn(msg, ResultsWarning, stacklevel=4)
+        warn_user(msg, ResultsWarning)
 
 
 def _best_per_id(frame: pl.DataFrame) -> pl.DataFrame:

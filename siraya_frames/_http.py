@@ -235,19 +235,37 @@ def status_error(
     detail: tuple[str, str | None],
     key: str,
     key_env: str = _config.ENV_API_KEY,
+    base_url: str = "",
 ) -> APIStatusError:
     """The typed error of an HTTP error answer, with the server's message and a hint."""
     message, error_type = detail
     hints = {**_HINTS, 401: f" (check {key_env} or the api_key argument)"}
+    hints[404] = base_url_hint(base_url) if base_url else ""
     cls = error_for_status(response.status_code)
+    where = f"{call.method} {urlsplit(call.url).path}"
+    said = message if message.startswith(where) else f"{where}: {message}"  # once, not twice
     return cls(
-        redact(f"{call.method} {urlsplit(call.url).path}: {message}", key)
-        + hints.get(response.status_code, ""),
+        redact(said, key) + hints.get(response.status_code, ""),
         status_code=response.status_code,
         batch_id=call.batch_id,
         error_type=error_type,
         retry_after=retry_after_seconds(response.headers),
     )
+
+
+def base_url_hint(base_url: str) -> str:
+    """What a 404 adds when the base URL lacks the ``/v1`` every API path starts with.
+
+    Examples
+    --------
+    >>> base_url_hint("http://127.0.0.1:8000")
+    ' (did you mean http://127.0.0.1:8000/v1? the API paths start with /v1)'
+    >>> base_url_hint("https://llm.siraya.pro/v1")
+    ''
+    """
+    if urlsplit(base_url).path.rstrip("/").endswith("/v1"):
+        return ""
+    return f" (did you mean {base_url.rstrip('/')}/v1? the API paths start with /v1)"
 
 
 _HINTS = {

@@ -27,7 +27,6 @@ import logging
 import os
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +40,8 @@ from siraya_frames._errors import JobBusyError, JobError, JobStoreError, SirayaE
 from siraya_frames._ids import update_joined
 from siraya_frames._plan import BatchPayload, unique_requests
 from siraya_frames._polling import PollSchedule, Steps, adrive, drive
+from siraya_frames._retarget import has_ended, may_follow, retarget_steps
+from siraya_frames._status import JobStatus
 from siraya_frames._store import JobState, JobStore
 from siraya_frames._submit import (
     next_round,
@@ -68,38 +69,6 @@ _NO_REQUESTS = pl.DataFrame(schema={"custom_id": pl.String, "params_json": pl.St
 
 def _default_job_dir(job_id: str) -> Path:
     return Path(_config.resolve_job_root()) / f"job-{job_id}"
-
-
-@dataclass(frozen=True)
-class JobStatus:
-    """Where a job stands: per batch, and in total.
-
-    Attributes
-    ----------
-    batches : pl.DataFrame
-        One row per batch: key, batch_id, status, requests, done and failed (as the service
-        last counted them), submitted_at, finished_at, results_file (relative to the job
-        directory), error (the batch's, or why its results could not be fetched).
-    total, done, failed : int
-        Unique requests in the job; those with an outcome (not pending); and those whose
-        outcome, after every retry round, is not a success.
-    finished : bool
-        True when every batch has ended and its results are saved.
-    """
-
-    path: str
-    batches: pl.DataFrame
-    total: int
-    done: int
-    failed: int
-    finished: bool
-
-    def __repr__(self) -> str:
-        state = "finished" if self.finished else "running"
-        return (
-            f"<JobStatus {self.path!r}: {state}, {self.done}/{self.total} requests done, "
-            f"{self.failed} not succeeded, {self.batches.height} batches>"
-        )
 
 
 _BATCH_SCHEMA = {
@@ -211,6 +180,7 @@ class Job:
         self._state = self._store.load()
         _check_protocol(self._store, self._state, client)
         self._client = client
+        self._owns_client = False  # one made here is closed after each operation
 
     @classmethod
     def open(cls, path: str | os.PathLike[str], *, client: Any = None) -> Job:
@@ -267,12 +237,21 @@ class Job:
     def __repr__(self) -> str:
         return f"Job({str(self.path)!r}, batches={len(self._state.batches)})"
 
+    def _repr_html_(self) -> str:  # Jupyter: the saved status as a table, no call made
+        return _status_of(self._store, self._state)._repr_html_()
+
     def _sync_client(self) -> SirayaClient:
         if self._client is None:
             self._client = SirayaClient(
                 base_url=self._state.base_url, protocol=self._state.protocol
             )
+            self._owns_client = True
         return self._client
+
+    def _release_client(self) -> None:
+        if self._owns_client and self._client is not None:
+            self._client.close()
+            self._client, self._owns_client = None, False
 
     def _width(self) -> int:
         """Calls the job's steps make at once: the client's ``max_concurrency``."""
@@ -288,6 +267,8 @@ class Job:
             except SirayaError as exc:
                 exc.add_note(_resume_hint(self.path))
                 raise
+            finally:
+                self._release_client()
 
     def _reload(self) -> JobState:
         self._state = self._store.load()
@@ -369,6 +350,7 @@ class Job:
     ) -> Job:
         """The awaitable :meth:`wait`, with an :class:`AsyncSirayaClient`."""
         _check_protocol(self._store, self._state, client)
+        owned = client is None
         client = client or AsyncSirayaClient(
             base_url=self._state.base_url, protocol=self._state.protocol
         )
@@ -387,6 +369,8 @@ class Job:
             raise
         finally:
             bar.close()
+            if owned:
+                await client.aclose()
         return self
 
     def cancel(self) -> JobStatus:
@@ -539,7 +523,13 @@ def submit(
         bound from the batch's requests and their ``max_tokens``. Given again on a re-run,
         it replaces the job's.
     """
-    client = client or SirayaClient(protocol=protocol)
+    if client is None:  # a client of its own, closed here; the job makes one when it needs
+        with SirayaClient(protocol=protocol) as own:
+            job = submit(requests, client=own, job_dir=job_dir, max_requests=max_requests,
+                         max_bytes=max_bytes, provenance=provenance,
+                         max_result_bytes=max_result_bytes)  # fmt: skip
+        job._client = None
+        return job
     if protocol is not None and client.protocol != protocol:
         raise JobError(
             f"submit(protocol={protocol!r}) was given a client that speaks "
@@ -578,6 +568,11 @@ def _reattach(
     store: JobStore, unique: pl.DataFrame, client: SirayaClient, provenance: dict[str, Any]
 ) -> Job:
     job = Job(store.path, client=client)
+    moved = job._state.base_url != client.base_url  # the emulator's new port: _retarget.py
+    if moved and may_follow(
+        job._state.base_url, client.base_url, ended=has_ended(store, job._state)
+    ):
+        job._run(lambda state: retarget_steps(store, state, client.base_url))
     if job._state.base_url != client.base_url:
         raise JobError(
             f"the job in {str(store.path)!r} was submitted to {job._state.base_url}, but the "

@@ -26,12 +26,13 @@ Examples
 from __future__ import annotations
 
 import logging
-import warnings
 
 import polars as pl
 
+from siraya_frames._display import plural
 from siraya_frames._errors import ColumnNotFoundError, InputError
 from siraya_frames._results import RESULT_SCHEMA, ResultsWarning, keep_best
+from siraya_frames._warn import warn_user
 
 __all__ = ["ANSWER_COLUMNS", "join_results"]
 
@@ -96,11 +97,10 @@ def _output_names(requests: pl.DataFrame, prefix: str) -> dict[str, str]:
 def _warn_unknown(unknown: int) -> None:
     if unknown:
         message = (
-            f"{unknown} result(s) have a custom_id that is not in the requests frame; "
+            f"{plural(unknown, 'result')} had a custom_id that is not in the requests frame; "
             "they were dropped (results of another frame or job?)"
         )
-        logger.warning("%s", message)
-        warnings.warn(message, ResultsWarning, stacklevel=3)
+        warn_user(message, ResultsWarning)
 
 
 def _key(column: str) -> pl.Expr:

@@ -74,7 +74,6 @@ import json
 import logging
 import mmap
 import re
-import warnings
 from collections.abc import Mapping, Sequence
 from os import PathLike
 from pathlib import Path
@@ -91,6 +90,7 @@ from siraya_frames._lines_common import (
     empty_frame,
     snippet,
 )
+from siraya_frames._warn import warn_user
 
 __all__ = [
     "RESULT_SCHEMA",
@@ -272,8 +272,7 @@ def _report(rows: Rows, noun: str, *, strict: bool, path: Path | None) -> None:
         f"{len(lost)} result {noun}(s) could not be read and had no custom_id; they were "
         f"skipped ({noun}s {shown}{more}{where}); pass strict=True to raise instead"
     )
-    logger.warning("%s", message)
-    warnings.warn(message, ResultsWarning, stacklevel=3)
+    warn_user(message, ResultsWarning)
 
 
 def read_results(

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 import os
-import warnings
+import sys
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +30,8 @@ import polars as pl
 
 from siraya_frames import _config
 from siraya_frames._client import SirayaClient
+from siraya_frames._client_base import resolve_key
+from siraya_frames._display import plural
 from siraya_frames._estimate import BATCH_DISCOUNT, PRICES_AS_OF, _price_table
 from siraya_frames._extract import parse_extraction
 from siraya_frames._frames import like_input
@@ -38,8 +40,11 @@ from siraya_frames._join import join_results
 from siraya_frames._labels import parse_labels
 from siraya_frames._parquet import write_parquet
 from siraya_frames._prepare import prepare, provenance
+from siraya_frames._report import RunSummary
 from siraya_frames._results import ResultsWarning
 from siraya_frames._spend import announce, check_budget
+from siraya_frames._status import retry_command
+from siraya_frames._warn import warn_user
 
 if TYPE_CHECKING:
     from siraya_frames._frames import FrameLike, FrameOut
@@ -182,7 +187,9 @@ def run(
         return prep.estimate()
     if max_cost_usd is not None:
         check_budget(prep, max_cost_usd)
-    announce(prep, client=client, job_dir=job_dir, show=show_summary)
+    if client is None:  # a missing key is said before any spend is announced
+        resolve_key(prep.wire)
+    announce(prep, client=client, job_dir=job_dir, show=show_summary or progress)
     request_params = {"max_tokens": max_tokens, "system": system, "messages": messages, **params}
     record = provenance(prep, prompt, model, labels, abstain, request_params)
     kind, norm_schema, requests, unique = prep.kind, prep.schema, prep.requests, prep.unique
@@ -216,7 +223,7 @@ def run(
     if output is not None:
         write_parquet(out, output, job=job, prefix=prefix, provenance={"cost": cost})
     if show_summary:
-        _show(summary)
+        _show(summary, job)
     return like_input(out, kind)
 
 
@@ -234,36 +241,34 @@ def _warn_if_unusable(summary: pl.DataFrame, out: pl.DataFrame, prefix: str, job
             else ""
         )
         message = (
-            f"none of the {requested} requested rows succeeded{top}. See the error_type and "
-            f"error_message columns, or job.status() for {job.path}; "
-            "job.retry_failed() resends the retryable ones"
+            f"none of the {plural(requested, 'requested row')} succeeded{top}. See the "
+            f"error_type and error_message columns; {retry_command(str(job.path))} resends "
+            "the retryable ones"
         )
     elif row["parsed"] == 0:
         message = (
-            f"{row['succeeded']} rows succeeded but no answer gave a label or parsed as the "
-            "schema; look at the response_text column and the label_error / parse_error "
-            "column, and make the prompt ask for the exact format"
+            f"{plural(row['succeeded'], 'row')} succeeded but no answer gave a label or parsed "
+            "as the schema; look at the response_text column and the label_error / "
+            "parse_error column, and make the prompt ask for the exact format"
         )
     else:
         return
-    logger.warning("%s", message)
-    warnings.warn(message, ResultsWarning, stacklevel=3)
+    warn_user(message, ResultsWarning)
 
 
-def _show(summary: pl.DataFrame) -> None:
-    """Display the summary in a notebook, or print it to stderr in a terminal."""
-    import sys
-
+def _show(summary: pl.DataFrame, job: Job | None = None) -> None:
+    """Display the summary in a notebook (HTML), or print it to stderr in a terminal."""
+    view = RunSummary(summary, job_path=str(job.path) if job is not None else None)
     try:
         from IPython import get_ipython
         from IPython.display import display
 
         if get_ipython() is not None and "IPKernelApp" in get_ipython().config:
-            display(summary)
+            display(view)
             return
     except ImportError:
         pass
-    print(summary, file=sys.stderr)
+    print(view.text(), file=sys.stderr)
 
 
 # --------------------------------------------------------------------------- summary

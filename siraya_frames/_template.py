@@ -21,6 +21,7 @@ from typing import Literal
 
 import polars as pl
 
+from siraya_frames._display import article
 from siraya_frames._errors import ColumnNotFoundError, InputError
 
 OnNull = Literal["error", "skip", "empty"]
@@ -100,7 +101,7 @@ def _closing_brace(template: str, start: int) -> int:
 def _brace_message(template: str, position: int, problem: str) -> str:
     excerpt = template[max(0, position - 20) : position + 20]
     return (
-        f"template has a {problem} at position {position} (near {excerpt!r}); write '{{{{' "
+        f"template has {article(problem)} at position {position} (near {excerpt!r}); write '{{{{' "
         "and '}}' for literal braces, or '{column}' to insert a column. "
         f"{_escape_hint(template, None, position)}"
     )

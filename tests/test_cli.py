@@ -144,7 +144,7 @@ def test_dry_run_prints_estimate_and_sends_nothing(work: Path, server: Server) -
     before = server.batches()
     done = ok(cli(f"run rows.csv {{task}} --labels {LABELS} --dry-run", cwd=work, server=server))
     assert "Dry run: nothing was sent." in done.stdout
-    assert re.search(r"unique_requests\s+┆ 4\b", done.stdout), done.stdout
+    assert re.search(r"^unique requests +4$", done.stdout, re.M), done.stdout
     assert server.batches() == before
     assert not (work / ".siraya_frames").exists()
 
@@ -153,11 +153,13 @@ def test_max_cost_refuses_an_expensive_run_in_one_line(work: Path, server: Serve
     before = server.batches()
     line = "run rows.csv --prompt '{text}' --model openai/gpt-4o-mini-batch --output o.parquet"
     done = cli(f"{line} --max-cost 0.0000001", cwd=work, server=server)
-    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert done.returncode == 4 and "Traceback" not in done.stderr
     assert re.match(
         r"error: the run is estimated at up to \$[0-9.]+ at the batch price", done.stderr
     )
-    assert "over max_cost_usd=1e-07; nothing was sent" in done.stderr
+    assert "over --max-cost 1e-07; nothing was sent" in done.stderr
+    assert "Raise --max-cost, lower --max-tokens" in done.stderr
+    assert "max_cost_usd" not in done.stderr and "df.head" not in done.stderr
     assert server.batches() == before and not (work / "o.parquet").exists()
     ok(cli(f"--quiet {line} --max-cost 1", cwd=work, server=server))
     assert server.batches() == before + 1
@@ -165,8 +167,9 @@ def test_max_cost_refuses_an_expensive_run_in_one_line(work: Path, server: Serve
 
 def test_estimate_counts_without_a_service(work: Path) -> None:
     done = ok(cli("estimate rows.csv {task}", cwd=work))
-    assert re.search(r"rows\s+┆ 6\b", done.stdout), done.stdout
-    assert re.search(r"duplicates_saved\s+┆ 2\b", done.stdout), done.stdout
+    assert re.search(r"^rows +6$", done.stdout, re.M), done.stdout
+    assert re.search(r"^duplicates saved +2$", done.stdout, re.M), done.stdout
+    assert "…" not in done.stdout and "┆" not in done.stdout
     assert "batch price = 50% of standard" in done.stdout
     assert not (work / ".siraya_frames").exists()
 
@@ -176,21 +179,25 @@ def test_estimate_counts_without_a_service(work: Path) -> None:
 
 def test_no_wait_then_status_wait_results(work: Path, server: Server) -> None:
     done = ok(cli("run rows.csv {task} --job-dir jobs/a --no-wait", cwd=work, server=server))
-    assert "job saved in jobs/a" in done.stdout
+    assert "Submitted 1 batch; the job is saved in jobs/a." in done.stdout
     assert "siraya-frames wait jobs/a" in done.stdout
     status = ok(cli("status jobs/a", cwd=work, server=server))
-    assert re.search(r"<JobStatus 'jobs/a': \w+, \d/4 requests done", status.stdout)
-    waited = ok(cli("--quiet wait jobs/a", cwd=work, server=server))
-    assert "finished, 4/4 requests done, 0 not succeeded" in waited.stdout
+    assert re.search(r"Job jobs/a: \w+, \d of 4 requests done in 1 batch", status.stdout)
+    assert "<JobStatus" not in status.stdout and "JobStatus(" not in status.stdout
+    waited = ok(cli("wait jobs/a --quiet", cwd=work, server=server))
+    assert (
+        waited.stdout == "Job jobs/a: finished, 4 of 4 requests done in 1 batch; all succeeded.\n"
+    )
     listed = ok(cli("status jobs/a --batches", cwd=work, server=server))
-    assert re.search(r"r0-b0000 .* completed .* results/r0-b0000\.jsonl", listed.stdout)
+    assert re.search(r"^key +batch_id +status +requests +done +failed$", listed.stdout, re.M)
+    assert re.search(r"^r0-b0000 +\S+ +completed +4 +4 +0$", listed.stdout, re.M), listed.stdout
     dumped = json.loads(ok(cli("status jobs/a --json", cwd=work, server=server)).stdout)
     assert (dumped["total"], dumped["done"], dumped["finished"]) == (4, 4, True)
     (batch,) = dumped["job"]["batches"]
     assert batch["status"] == "completed" and batch["outcomes"] == {"succeeded": 4}
     assert batch["batch_id"] and batch["idempotency_key"].startswith("sf-")
     got = ok(cli("results jobs/a --output r.parquet", cwd=work, server=server))
-    assert "Wrote 4 results to r.parquet: {'succeeded': 4}" in got.stdout
+    assert "Wrote 4 results to r.parquet: 4 succeeded" in got.stdout
     results = pl.read_parquet(work / "r.parquet")
     assert sorted(results["response_text"].to_list()) == sorted(set(TEXTS))
 
@@ -206,7 +213,8 @@ def test_cancel_stops_unfinished_requests(tmp_path: Path, slow_server: Server) -
     pl.DataFrame({"text": [f"row {i}" for i in range(200)]}).write_csv(tmp_path / "many.csv")
     ok(cli("run many.csv {task} --job-dir jobs/c --no-wait", cwd=tmp_path, server=slow_server))
     cancelled = ok(cli("cancel jobs/c", cwd=tmp_path, server=slow_server))
-    assert "Finished results stay collectable" in cancelled.stdout
+    assert cancelled.stdout.startswith("Cancel requested. Job jobs/c: ")
+    assert "Finished results stay collectable: siraya-frames wait jobs/c" in cancelled.stdout
     ok(cli("--quiet wait jobs/c", cwd=tmp_path, server=slow_server))
     ok(cli("results jobs/c --output c.parquet", cwd=tmp_path, server=slow_server))
     statuses = pl.read_parquet(tmp_path / "c.parquet")["result_status"]
@@ -226,15 +234,19 @@ def flaky_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 def test_retry_resends_only_the_errored(tmp_path: Path, flaky_server: Server) -> None:
     pl.DataFrame({"text": [f"item{i}" for i in range(30)]}).write_csv(tmp_path / "items.csv")
     line = "--quiet run items.csv {task} --job-dir jobs/f --output f.parquet"
-    ok(cli(line, cwd=tmp_path, server=flaky_server))
+    ran = ok(cli(line, cwd=tmp_path, server=flaky_server))  # some rows usable: status 0
     first = pl.read_parquet(tmp_path / "f.parquet")
     errored = first.filter(pl.col("result_status") == "errored")
     assert errored.height > 0
+    assert re.search(rf"^errored +{errored.height}$", ran.stderr, re.M), ran.stderr
+    failed = "1 row" if errored.height == 1 else f"{errored.height} rows"
+    assert f"{failed} did not succeed. Retry" in ran.stderr
+    assert ran.stderr.rstrip().endswith(": siraya-frames retry jobs/f"), ran.stderr
     assert errored["error_type"].unique().to_list() == ["overloaded_error"]
 
     flaky_server.admin("POST", "/_emulator/faults", json={"error_rate": 0.0})
     retried = ok(cli("--quiet retry jobs/f", cwd=tmp_path, server=flaky_server))
-    assert "finished, 30/30 requests done, 0 not succeeded, 2 batches" in retried.stdout
+    assert "finished, 30 of 30 requests done in 2 batches; all succeeded." in retried.stdout
     processed = flaky_server.admin("GET", "/_emulator/stats")["requests_processed"]
     assert processed == 30 + errored.height
     ok(cli("results jobs/f --output g.parquet", cwd=tmp_path, server=flaky_server))
@@ -273,7 +285,7 @@ def test_retry_resends_only_the_errored(tmp_path: Path, flaky_server: Server) ->
 )
 def test_bad_input_gives_one_clear_line(work: Path, line: str, message: str) -> None:
     done = cli(line, cwd=work)
-    assert done.returncode == 1
+    assert done.returncode == 2
     assert len(done.stderr.strip().splitlines()) == 1, done.stderr
     assert done.stderr.startswith(message), done.stderr
     assert not (work / ".siraya_frames").exists()
@@ -281,14 +293,15 @@ def test_bad_input_gives_one_clear_line(work: Path, line: str, message: str) -> 
 
 def test_pace_flags_reach_the_client(work: Path, server: Server) -> None:
     bad = cli("run rows.csv {task} --output o.parquet --max-concurrency 0", cwd=work, server=server)
-    assert bad.returncode == 1 and bad.stderr.startswith("error: max_concurrency=0"), bad.stderr
+    assert bad.returncode == 2 and bad.stderr.startswith("error: max_concurrency=0"), bad.stderr
+    assert "(--max-concurrency N, or SIRAYA_MAX_CONCURRENCY)" in bad.stderr
     line = "--quiet run rows.csv {task} --output o.parquet --max-concurrency 1 --rate-limit 6000"
     assert "Wrote 6 rows" in ok(cli(line, cwd=work, server=server)).stdout
 
 
 def test_wrong_key_names_the_fix_without_traceback(work: Path, server: Server) -> None:
     done = cli("run rows.csv {task} --output o.parquet", cwd=work, server=server, key="wrong-key")
-    assert done.returncode == 1
+    assert done.returncode == 3
     spend, error = done.stderr.split("\n", 1)  # the one-line statement of the spend, then
     assert spend.startswith("Sending 4 requests in 1 batch, up to $"), done.stderr
     assert error.startswith("error: HTTP 401"), done.stderr

@@ -116,13 +116,14 @@ def test_results_for_ids_not_in_the_requests_are_dropped_with_a_warning(
         {"custom_id": ["other-1", "other-2"], "result_status": ["succeeded", "errored"]}
     )
     with (
-        caplog.at_level(logging.WARNING, logger="siraya_frames"),
-        pytest.warns(ResultsWarning, match=r"^2 result\(s\) have a custom_id that is not"),
+        caplog.at_level(logging.INFO, logger="siraya_frames"),
+        pytest.warns(ResultsWarning, match=r"^2 results had a custom_id that is not"),
     ):
         joined = join_results(requests, pl.concat([results, extra], how="diagonal"))
     assert joined.height == 5
     assert "other-1" not in joined["custom_id"].to_list()
-    assert caplog.records[0].getMessage().startswith("2 result(s)")
+    assert caplog.records[0].getMessage().startswith("2 results had")
+    assert caplog.records[0].levelno == logging.INFO  # shown once: as the warning, not a log
 
 
 def test_no_warning_when_every_result_finds_its_row(
@@ -201,7 +202,7 @@ def test_colliding_answers_are_joined_on_the_strings(
     with mock.patch.object(_join, "_key", by_length), pytest.warns(ResultsWarning) as caught:
         joined = join_results(requests, pl.concat([results, stranger]))
     assert joined.equals(join_results(requests, results))
-    assert str(caught[0].message).startswith("1 result(s)")
+    assert str(caught[0].message).startswith("1 result had a custom_id")
 
 
 def test_read_then_join_end_to_end(requests: pl.DataFrame) -> None:

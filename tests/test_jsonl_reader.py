@@ -76,7 +76,7 @@ def test_lines_without_a_custom_id_are_counted_and_reported(
     content = "\n".join(
         ["not json", ANTHROPIC_CANCELED, '{"no": "id"}', "[1, 2]", '{"custom_id": 7}'] * 2
     )
-    with caplog.at_level(logging.WARNING, logger="siraya_frames"):
+    with caplog.at_level(logging.INFO, logger="siraya_frames"):
         frame, caught = read_quietly(content)
     assert frame["custom_id"].to_list() == ["c-1"]
     expected = (
@@ -85,6 +85,7 @@ def test_lines_without_a_custom_id_are_counted_and_reported(
     )
     assert caught == [expected]
     assert [r.getMessage() for r in caplog.records] == [expected]
+    assert caplog.records[0].levelno == logging.INFO  # shown once: as the warning, not a log
 
 
 def test_lines_lost_from_a_file_name_the_file(tmp_path: Path) -> None:

@@ -79,8 +79,9 @@ def test_python_the_cli_and_the_budget_give_the_same_figures_on_the_sample(capsy
     for command in (line, line.replace("estimate", "run", 1) + " --dry-run"):
         assert main(_split(command)) == 0
         printed = capsys.readouterr().out
-        assert re.search(rf"estimated_input_tokens\W+{est['estimated_input_tokens']}\b", printed)
-        assert re.search(rf"unique_requests\W+{est['unique_requests']}\b", printed)
+        tokens, unique = est["estimated_input_tokens"], est["unique_requests"]
+        assert re.search(rf"estimated input tokens +{tokens:,}\n", printed), printed
+        assert re.search(rf"unique requests +{unique:,}\n", printed), printed
     with pytest.raises(sf.BudgetExceededError) as over:
         sf.run(df, **TASK, max_cost_usd=1e-9, client=sf.SirayaClient("k", "http://127.0.0.1:9"))
     message = str(over.value)

@@ -435,7 +435,7 @@ def test_cli_protocol_flag_reaches_the_client(tmp_path, capsys):
             str(tmp_path / "job"),
         ]
     )
-    assert code == 1
+    assert code == 2
     assert "ANTHROPIC_API_KEY" in capsys.readouterr().err
 
 

@@ -442,7 +442,7 @@ def test_cli_estimate_and_dry_run_count_batches_with_the_protocols_limits(
     def batches(*argv: str) -> int:
         assert cli_main(list(argv)) == 0
         found = [line.split() for line in capsys.readouterr().out.splitlines()]
-        return int(next(row[-2] for row in found if len(row) > 1 and row[1] == "batches"))
+        return int(next(row[-1] for row in found if len(row) == 2 and row[0] == "batches"))
 
     assert batches("estimate", *task) == 1  # (the table once elided this row as "…")
     assert batches("estimate", *task, "--protocol", "openai") == 3  # 5 unique, 2 per batch

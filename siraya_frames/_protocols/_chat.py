@@ -43,6 +43,7 @@ from typing import Any
 import polars as pl
 
 from siraya_frames._build import encode_params, select_in_parallel
+from siraya_frames._display import article
 from siraya_frames._errors import ParameterError
 
 __all__ = ["CHAT_URL", "chat_body", "chat_lines"]
@@ -119,7 +120,9 @@ def _content(content: Any, custom_id: str) -> Any:
         for block in content:
             if not isinstance(block, dict) or block.get("type") != "text":
                 kind = block.get("type") if isinstance(block, dict) else type(block).__name__
-                raise _fail("messages", custom_id, f"a {kind!r} content block cannot be sent")
+                raise _fail(
+                    "messages", custom_id, f"{article(repr(kind))} content block cannot be sent"
+                )
     return content
 
 
