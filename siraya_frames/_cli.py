@@ -19,6 +19,7 @@ from typing import Any
 
 import polars as pl
 
+from siraya_frames._cli_models import add_models
 from siraya_frames._errors import InputError, SirayaError
 
 __all__ = ["build_parser", "main", "parse_schema_spec"]
@@ -449,6 +450,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--no-wait", action="store_true", help="submit the retries and return")
     _add_serve(sub)
     _add_demo(sub)
+    add_models(sub)
     return parser
 
 

@@ -52,6 +52,7 @@ from siraya_frames._labels import (
     label_instructions,
     parse_labels,
 )
+from siraya_frames._models import check_models
 from siraya_frames._parquet import write_parquet
 from siraya_frames._protocols import get_protocol
 from siraya_frames._results import ResultsWarning
@@ -233,6 +234,7 @@ def run(
         unique = requests  # submit says there is nothing to send
     models = _request_models(requests)
     requests = requests.drop("params")  # its JSON is in ``unique``, then in the job: free it
+    check_models(client, models["model"].unique(), protocol=protocol)  # before any spend
     job = submit(
         unique,
         client=client,
