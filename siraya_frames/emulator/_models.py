@@ -8,7 +8,7 @@ checks no name against it. Shapes:
 * Siraya dialects (quickstart, reference, infron): ``{data: [{id, object, created,
   owned_by}]}``;
 * ``openai``: ``{object: "list", data: [{id, object: "model", created, owned_by}]}``;
-* ``anthropic``: ``{data: [{id, display_name, created_at, type: "model"}], has_more,
+* ``anthropic``: ``{data: [{id, display_name, created_at, lifecycle, type}], has_more,
   first_id, last_id}``, paged by ``limit`` (1 to 1,000, default 20), ``after_id`` and
   ``before_id``.
 
@@ -49,6 +49,11 @@ def _openai_model(name: str) -> dict[str, Any]:
     return {"id": name, "object": "model", "created": CREATED, "owned_by": OWNED_BY}
 
 
+def _anthropic_model(name: str) -> dict[str, Any]:
+    return {"type": "model", "id": name, "display_name": name, "created_at": CREATED_AT,
+            "lifecycle": "active"}  # fmt: skip
+
+
 def _limit(query: Mapping[str, str]) -> int:
     raw = query.get("limit", str(ANTHROPIC_DEFAULT_LIMIT))
     if not raw.isdigit() or not 1 <= int(raw) <= ANTHROPIC_MAX_LIMIT:
@@ -68,7 +73,7 @@ def _anthropic_page(models: Sequence[str], query: Mapping[str, str]) -> dict[str
         chosen, more = names[max(0, end - limit) : end], end - limit > 0
     else:
         chosen, more = names[:limit], limit < len(names)
-    data = [{"type": "model", "id": n, "display_name": n, "created_at": CREATED_AT} for n in chosen]
+    data = [_anthropic_model(n) for n in chosen]
     first, last = (chosen[0], chosen[-1]) if chosen else (None, None)
     return {"data": data, "has_more": more, "first_id": first, "last_id": last}
 
