@@ -14,8 +14,9 @@ Pure Polars (no I/O, no scikit-learn). Two kinds of run:
   - ``per_label``: for each label (the abstain label too), ``precision`` = correct /
     predicted as it, ``recall`` = correct / truly it (``support``), ``f1`` their harmonic
     mean; null where a denominator is 0 (f1 is 0 when precision and recall both are);
-  - ``confusion``: one row per truth value, one column per predicted label (abstain
-    included) and a ``(no label)`` column for the rows with no label.
+  - ``confusion``: square: one row per label (abstain included; then any other truth
+    value), one column per label in the same order, and a ``(no label)`` column for the
+    rows with no label. Its counts add up to ``n``.
 
 * **Extraction** (``run(schema=...)``): ``evaluate(out, truth={"name": "gold_name"})`` (or
   a truth frame, row-aligned, named like the fields) gives, per field, the exact-match
