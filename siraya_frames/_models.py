@@ -10,8 +10,9 @@ Siraya and OpenAI answer one page ``{data: [{id, ...}]}``; Anthropic pages with
 
 :func:`check_models` is what ``run`` calls before it submits: a model the listing does not
 hold is refused with :class:`~siraya_frames.errors.ParameterError` naming the closest
-names; a service whose listing is not available (404, 405, 501, network trouble after the
-retries, an answer that is not a list) is said so in the log, and the run goes on. An empty
+names; a service whose listing is not available (404, 405, 501, 403, network trouble after
+the retries, an answer that is not a list) is said so in the log, and the run goes on. A
+wrong key (401) is raised: the create would be refused the same way. An empty
 listing (the emulator by default) checks nothing.
 
 Examples
@@ -31,7 +32,7 @@ from typing import Any
 
 import polars as pl
 
-from siraya_frames._errors import APIError, ParameterError
+from siraya_frames._errors import APIError, AuthenticationError, ParameterError
 from siraya_frames._http import HttpCall
 from siraya_frames._polling import Call, adrive, drive
 from siraya_frames._shapes import parse_timestamp
@@ -208,6 +209,8 @@ def _listed(client: Any) -> list[str] | None:
         return cached
     try:
         return client.models()
+    except AuthenticationError:
+        raise  # a wrong key: the create would be refused the same way
     except APIError as exc:
         logger.warning("could not check the model names: %s; going on", exc)
         setattr(client, _CACHE, [])  # said once per client

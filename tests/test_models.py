@@ -106,13 +106,16 @@ def test_default_emulator_lists_none_and_a_bad_page_is_refused() -> None:
     assert "limit" in bad.json()["error"]["message"]
 
 
-def test_listing_needs_the_key() -> None:
+def test_listing_needs_the_key_and_run_stops_on_a_wrong_one(tmp_path) -> None:
     with (
         Emulator(models=KNOWN, api_key="right") as emu,
         sf.SirayaClient("wrong", emu.base_url) as client,
-        pytest.raises(sf.AuthenticationError),
     ):
-        client.models()
+        with pytest.raises(sf.AuthenticationError):
+            client.models()
+        with pytest.raises(sf.AuthenticationError, match="GET /v1/models"):
+            _run(client, tmp_path)
+        assert [c["endpoint"] for c in emu.calls()] == ["models", "models"]
 
 
 def test_emulator_models_option_is_checked_and_read_from_the_cli() -> None:
