@@ -44,7 +44,7 @@ _ANSWERS = {*ANSWER_COLUMNS, "custom_id", LABEL_ERROR_COLUMN, PARSE_ERROR_COLUMN
 """The columns a run adds (before its prefix): not input columns."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Agreement:
     """How two runs agree (see the module for each definition)."""
 

@@ -103,7 +103,7 @@ def _ratio(num: int | float, den: int | float) -> float | None:
 # --------------------------------------------------------------------------- labels
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class LabelEvaluation:
     """How a label column compares with the truth (see the module for each definition)."""
 
@@ -214,7 +214,7 @@ def _evaluate_labels(
 # --------------------------------------------------------------------------- extraction
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class ExtractionEvaluation:
     """How extracted fields compare with the truth, field by field."""
 
