@@ -18,6 +18,7 @@ from siraya_frames import (
     _namespace,  # noqa: F401  (registers df.siraya)
     _pandas,
 )
+from siraya_frames._agreement import Agreement, agreement
 from siraya_frames._build import build_requests
 from siraya_frames._client import AsyncSirayaClient, RetryPolicy, SirayaClient
 from siraya_frames._errors import (
@@ -37,12 +38,15 @@ from siraya_frames._errors import (
     WaitTimeoutError,
 )
 from siraya_frames._estimate import PRICES, PRICES_AS_OF, estimate
+from siraya_frames._evaluate import ExtractionEvaluation, LabelEvaluation, evaluate
 from siraya_frames._extract import parse_extraction
 from siraya_frames._job import Job, JobStatus, submit
 from siraya_frames._join import join_results
 from siraya_frames._labels import parse_labels
+from siraya_frames._models import models
 from siraya_frames._parquet import read_provenance, write_parquet
 from siraya_frames._plan import BatchPayload, plan_batches, write_jsonl
+from siraya_frames._plots import plot_confusion, plot_labels
 from siraya_frames._polling import PollSchedule
 from siraya_frames._ratelimit import RateLimiter
 from siraya_frames._results import RESULT_SCHEMA, ResultsWarning, read_results
@@ -60,6 +64,7 @@ __all__ = [
     "APIConnectionError",
     "APIError",
     "APIStatusError",
+    "Agreement",
     "AsyncSirayaClient",
     "AuthenticationError",
     "BatchPayload",
@@ -67,11 +72,13 @@ __all__ = [
     "BatchStatus",
     "BudgetExceededError",
     "ConfigurationError",
+    "ExtractionEvaluation",
     "InputError",
     "InsufficientBalanceError",
     "Job",
     "JobError",
     "JobStatus",
+    "LabelEvaluation",
     "NotFoundError",
     "PollSchedule",
     "RateLimitError",
@@ -83,13 +90,18 @@ __all__ = [
     "SirayaError",
     "WaitTimeoutError",
     "__version__",
+    "agreement",
     "build_requests",
     "errors",
     "estimate",
+    "evaluate",
     "join_results",
+    "models",
     "parse_extraction",
     "parse_labels",
     "plan_batches",
+    "plot_confusion",
+    "plot_labels",
     "read_provenance",
     "read_results",
     "run",

@@ -31,6 +31,7 @@ from siraya_frames._cli_args import (
     parse_params,
     parse_prices,
 )
+from siraya_frames._cli_models import add_models
 from siraya_frames._cli_words import cli_words
 from siraya_frames._errors import InputError, SirayaError
 
@@ -389,6 +390,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--no-wait", action="store_true", help="submit the retries and return")
     _add_serve(sub)
     _add_demo(sub)
+    add_models(sub)
     for name, command in sub.choices.items():  # global options after the command too
         add_globals(command, top=False, service=name not in ("serve", "demo"))
     return parser

@@ -45,6 +45,7 @@ from siraya_frames._http import (
     is_transient,
     part_path,
 )
+from siraya_frames._models import AsyncModelListing, ModelListing
 from siraya_frames._ratelimit import RateLimiter
 from siraya_frames._shapes import BatchState
 
@@ -76,7 +77,7 @@ async def _ahead(chunks: AsyncIterable[bytes], deadline: Deadline) -> bytes:
     return bytes(out[:_ERROR_BYTES])
 
 
-class SirayaClient(_Base):
+class SirayaClient(ModelListing, _Base):
     """A synchronous client of a batch API: Siraya's, Anthropic's or OpenAI's.
 
     Parameters
@@ -263,7 +264,7 @@ class SirayaClient(_Base):
         self.close()
 
 
-class AsyncSirayaClient(_Base):
+class AsyncSirayaClient(AsyncModelListing, _Base):
     """The asynchronous twin of :class:`SirayaClient`: the same calls, awaitable.
 
     Examples

@@ -307,6 +307,8 @@ class _Base:
             return [self._readable(state) for state in states], after
         if call.kind == "file":
             return check_batch_id(self.wire.parse_file(body), what="file id")
+        if call.kind == "models":
+            return self.wire.parse_models(body)
         if call.method == "GET":
             state = self.wire.parse_get_body(body, batch_id=call.batch_id or "")
         else:

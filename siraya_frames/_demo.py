@@ -32,7 +32,19 @@ _NEGATIVE = ("broke", "terrible", "disappointed", "awful", "poor", "useless", "h
 
 
 def load_sample() -> pl.DataFrame:
-    """The bundled sample: a few hundred short product reviews (some repeated)."""
+    """The bundled sample: a few hundred short product reviews (some repeated).
+
+    Columns: ``review_id``, ``product``, ``review``, and ``gold``: a sentiment label
+    (``positive``, ``negative`` or ``neutral``, :data:`DEMO_LABELS`) given by hand to each
+    review (a fact about delivery or colour is neutral), so a run can be measured with no
+    key: ``siraya_frames.evaluate(out, truth="gold")``.
+
+    Examples
+    --------
+    >>> sample = load_sample()
+    >>> sample.columns, sorted(sample["gold"].unique())
+    (['review_id', 'product', 'review', 'gold'], ['negative', 'neutral', 'positive'])
+    """
     source = importlib.resources.files("siraya_frames") / "data" / "reviews.csv"
     with importlib.resources.as_file(source) as path:
         return pl.read_csv(path)

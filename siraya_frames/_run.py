@@ -38,6 +38,7 @@ from siraya_frames._frames import like_input
 from siraya_frames._job import Job, submit
 from siraya_frames._join import join_results
 from siraya_frames._labels import parse_labels
+from siraya_frames._models import check_models
 from siraya_frames._parquet import write_parquet
 from siraya_frames._prepare import prepare, provenance
 from siraya_frames._report import RunSummary
@@ -189,6 +190,8 @@ def run(
         check_budget(prep, max_cost_usd)
     if client is None:  # a missing key is said before any spend is announced
         resolve_key(prep.wire)
+    models = _request_models(prep.requests)
+    check_models(client, models["model"].unique(), protocol=protocol)  # before any spend
     announce(prep, client=client, job_dir=job_dir, show=show_summary or progress)
     request_params = {"max_tokens": max_tokens, "system": system, "messages": messages, **params}
     record = provenance(prep, prompt, model, labels, abstain, request_params)
@@ -196,7 +199,6 @@ def run(
     del prep  # its requests keep "params": let the drop below free them
     if unique.is_empty():
         unique = requests  # submit says there is nothing to send
-    models = _request_models(requests)
     requests = requests.drop("params")  # its JSON is in ``unique``, then in the job: free it
     job = submit(
         unique,

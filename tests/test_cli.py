@@ -302,9 +302,8 @@ def test_pace_flags_reach_the_client(work: Path, server: Server) -> None:
 def test_wrong_key_names_the_fix_without_traceback(work: Path, server: Server) -> None:
     done = cli("run rows.csv {task} --output o.parquet", cwd=work, server=server, key="wrong-key")
     assert done.returncode == 3
-    spend, error = done.stderr.split("\n", 1)  # the one-line statement of the spend, then
-    assert spend.startswith("Sending 4 requests in 1 batch, up to $"), done.stderr
-    assert error.startswith("error: HTTP 401"), done.stderr
+    # the model check (GET /models) meets the refused key before any spend is announced
+    assert done.stderr.startswith("error: HTTP 401: GET /v1/models"), done.stderr
     assert "SIRAYA_API_KEY" in done.stderr
     assert "Traceback" not in done.stderr
     assert "wrong-key" not in done.stderr

@@ -30,3 +30,9 @@ def test_every_error_is_one_tree():
         obj = getattr(sf.errors, name)
         if isinstance(obj, type) and issubclass(obj, Exception):
             assert issubclass(obj, sf.SirayaError), name
+
+
+def test_evaluation_and_models_are_public():
+    names = {"evaluate", "agreement", "models", "plot_confusion", "plot_labels"}
+    assert names <= set(sf.__all__)
+    assert {"LabelEvaluation", "ExtractionEvaluation", "Agreement"} <= set(sf.__all__)

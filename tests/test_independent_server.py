@@ -74,13 +74,14 @@ def test_run_on_both_protocols_against_llmock(llmock, tmp_path, monkeypatch):
     monkeypatch.delenv("SIRAYA_PROTOCOL", raising=False)
     df = pl.DataFrame({"id": [0, 1, 2, 3], "text": ["good", "bad", "good", "fine"]})
     bases = {"anthropic": f"{llmock}/anthropic/v1", "openai": f"{llmock}/v1"}
+    models = {"anthropic": "claude-haiku-4-5-20251001", "openai": "gpt-4o-mini"}  # llmock's
     jobs = {}
     for protocol, base_url in bases.items():  # submit both, then wait: their delays overlap
         client = sf.SirayaClient(KEY, base_url, protocol=protocol)
         jobs[protocol] = sf.run(
             df,
             prompt="{text}",
-            model="m-1",
+            model=models[protocol],
             max_tokens=16,
             client=client,
             job_dir=tmp_path / protocol,
@@ -89,14 +90,29 @@ def test_run_on_both_protocols_against_llmock(llmock, tmp_path, monkeypatch):
         )
     for protocol, job in jobs.items():
         results = job.wait(timeout=60, progress=False, schedule=FAST).results()
-        requests = sf.build_requests(df, prompt="{text}", model="m-1", max_tokens=16)
+        model = models[protocol]
+        requests = sf.build_requests(df, prompt="{text}", model=model, max_tokens=16)
         out = sf.join_results(requests, results)
         assert len(job.batch_ids) == 2, protocol  # 3 unique requests, 2 per batch
         assert out["id"].to_list() == [0, 1, 2, 3]
         assert out["result_status"].to_list() == ["succeeded"] * 4, protocol
         assert out["response_text"].null_count() == 0
         assert out["response_text"][0] == out["response_text"][2]  # one request, one answer
-        assert "good" in out["response_text"][0]  # llmock quotes the prompt in its answer
-        assert results["model"].to_list() == ["m-1"] * 3
+        assert model in out["response_text"][0]  # llmock names the model in its answer
+        assert results["model"].to_list() == [model] * 3
         assert out["output_tokens"].min() > 0
         assert set(out["batch_id"]) == set(job.batch_ids)
+
+
+@pytest.mark.parametrize(
+    ("protocol", "path", "typo", "closest"),
+    [("anthropic", "/anthropic/v1", "claude-haiku-4-5", "claude-haiku-4-5-20251001"),
+     ("openai", "/v1", "gpt-4o-mni", "gpt-4o-mini")],
+)  # fmt: skip
+def test_llmock_model_listing_refuses_a_typo(llmock, tmp_path, protocol, path, typo, closest):
+    client = sf.SirayaClient(KEY, llmock + path, protocol=protocol)
+    assert closest in sf.models(client)["id"].to_list()  # its own reading of the list shape
+    df = pl.DataFrame({"text": ["good"]})
+    with pytest.raises(sf.errors.ParameterError, match=f"closest: '{closest}'"):
+        sf.run(df, prompt="{text}", model=typo, client=client, job_dir=tmp_path, wait=False)
+    assert not (tmp_path / "job.sqlite3").exists()  # nothing was submitted

@@ -128,6 +128,10 @@ class WireProtocol:
     def file_content_url(self, base_url: str, file_id: str) -> str:
         return f"{base_url}/files/{path_segment(file_id, what='file id')}/content"
 
+    def models_url(self, base_url: str, after: str | None) -> str:
+        """``GET /models``: the service's models (one page; ``after`` where it pages)."""
+        return f"{base_url}/models"
+
     # ---- requests
     def auth_headers(self, api_key: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {api_key}"}
@@ -160,6 +164,17 @@ class WireProtocol:
         states = [self.parse_batch(b, batch_id=None) for b in data if isinstance(b, dict)]
         more = obj.get("has_more") is True and states
         return states, (obj.get("last_id") or states[-1].batch_id) if more else None
+
+    def parse_models(self, body: bytes) -> tuple[list[dict[str, Any]], str | None]:
+        """The models of one ``GET /models`` page (objects with a string ``id``), and the
+        cursor of the next page (or None): ``{data: [...], has_more, last_id}``."""
+        obj = decode_object(body, what="the model list")
+        data = obj.get("data")
+        if not isinstance(data, list):
+            raise UnexpectedResponseError(f"the model list has no data array: {body[:200]!r}")
+        models = [m for m in data if isinstance(m, dict) and isinstance(m.get("id"), str)]
+        more = obj.get("has_more") is True and models
+        return models, (obj.get("last_id") or models[-1]["id"]) if more else None
 
     def parse_file(self, body: bytes) -> str:
         """The id of an uploaded file."""

@@ -67,6 +67,10 @@ class AnthropicProtocol(WireProtocol):
         query = {"limit": self.list_page_size, **({"after_id": after} if after else {})}
         return f"{base_url}{self.batches_path}?{urlencode(query)}"
 
+    def models_url(self, base_url: str, after: str | None) -> str:
+        query = {"limit": self.list_page_size, **({"after_id": after} if after else {})}
+        return f"{base_url}/models?{urlencode(query)}"
+
     def parse_batch(self, obj: dict[str, Any], *, batch_id: str | None) -> BatchState:
         raw = obj.get("processing_status")
         if not isinstance(raw, str):

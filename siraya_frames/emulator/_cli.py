@@ -199,6 +199,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="fault: empty result downloads, the next N (default: 0)",
     )
     add(
+        "--models",
+        default=None,
+        metavar="A,B,...",
+        help="the models GET /v1/models lists, comma-separated (default: none listed, any "
+        "model answered)",
+    )
+    add(
         "--max-bytes",
         type=int,
         default=DEFAULT_MAX_BYTES,
@@ -232,7 +239,21 @@ def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
         drip_results_seconds=args.drip_results_seconds,
         endless_results_times=args.endless_results_times,
         empty_results_times=args.empty_results_times,
+        models=_model_names(args.models),
     ).validate()
+
+
+def _model_names(text: str | None) -> tuple[str, ...] | None:
+    """``--models a,b`` as names (None when not given).
+
+    Examples
+    --------
+    >>> _model_names(" gpt-4o, claude-haiku-4-5 ,")
+    ('gpt-4o', 'claude-haiku-4-5')
+    """
+    if text is None:
+        return None
+    return tuple(name.strip() for name in text.split(",") if name.strip())
 
 
 def serve(args: argparse.Namespace) -> int:

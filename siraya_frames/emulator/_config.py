@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -128,6 +128,9 @@ class EmulatorConfig(Faults):
     insecure_no_key : bool
         Allow a non-loopback ``host`` without ``api_key`` (the API is then open to anyone
         who can reach it; the ``/_emulator/*`` admin endpoints stay closed).
+    models : sequence of str or None
+        The models ``GET /v1/models`` lists (in the dialect's shape). None (default) lists
+        none: the emulator answers any model, and a client checks no name against it.
     """
 
     host: str = DEFAULT_HOST
@@ -150,6 +153,7 @@ class EmulatorConfig(Faults):
     limit_concurrency: int = DEFAULT_LIMIT_CONCURRENCY
     timeout: float = DEFAULT_TIMEOUT
     insecure_no_key: bool = False
+    models: Sequence[str] | None = None
 
     @property
     def loopback(self) -> bool:
@@ -192,6 +196,7 @@ class EmulatorConfig(Faults):
                 f"give api_key (--api-key or ${ENV_API_KEY}), serve on 127.0.0.1, or pass "
                 "insecure_no_key=True (--insecure-no-key) to serve an open API on purpose"
             )
+        _check_models(self.models)
         self.faults()
         return self
 
@@ -215,3 +220,13 @@ def is_loopback(host: str) -> bool:
 def _check_choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
     if value not in allowed:
         raise ConfigurationError(f"{name} {value!r} is not one of: {', '.join(allowed)}")
+
+
+def _check_models(models: Sequence[str] | None) -> None:
+    if models is None:
+        return
+    if isinstance(models, str) or not all(isinstance(m, str) and m.strip() for m in models):
+        raise ConfigurationError(
+            f"models must be a list of model names (non-empty strings), got {models!r}; "
+            "e.g. models=['openai/gpt-4o-mini-batch'] (serve: --models a,b)"
+        )

@@ -43,6 +43,7 @@ from siraya_frames.emulator._model import (
     VALIDATING,
     Batch,
 )
+from siraya_frames.emulator._models import ModelEndpoints
 from siraya_frames.emulator._runtime import Runtime
 from siraya_frames.emulator._validate import CreateRejected
 
@@ -89,7 +90,7 @@ def same_key(sent: str | None, key: str) -> bool:
     return sent is not None and hmac.compare_digest(sent.encode(), key.encode())
 
 
-class Handlers(AdminEndpoints):
+class Handlers(AdminEndpoints, ModelEndpoints):
     """Endpoints bound to one runtime; the base speaks Siraya's envelope and Bearer auth."""
 
     fault_types: ClassVar[dict[int, str]] = {
@@ -141,6 +142,7 @@ class Handlers(AdminEndpoints):
         """Every route: the API, then the admin endpoints."""
         return [
             *self.api_routes(),
+            Route("/v1/models", self.list_models, methods=["GET"]),
             Route(REDIRECT_PATH, self.redirected, methods=["GET"]),
             Route("/_emulator/faults", self.faults, methods=["GET", "POST"]),
             Route("/_emulator/stats", self.stats, methods=["GET"]),
