@@ -41,6 +41,8 @@ from siraya_frames._errors import JobBusyError, JobError, JobStoreError, SirayaE
 from siraya_frames._ids import update_joined
 from siraya_frames._plan import BatchPayload, unique_requests
 from siraya_frames._polling import PollSchedule, Steps, adrive, drive
+from siraya_frames._progress import Progress
+from siraya_frames._recipe import Recipe, remember, resume_hint
 from siraya_frames._store import JobState, JobStore
 from siraya_frames._submit import (
     next_round,
@@ -160,46 +162,6 @@ def _status_of(store: JobStore, state: JobState) -> JobStatus:
     )
 
 
-def _tqdm() -> Any:
-    """tqdm.auto (a widget in Jupyter) when ipywidgets is there; else the text bar, which
-    works in notebooks too, instead of tqdm.auto's "IProgress not found" warning."""
-    try:
-        import ipywidgets  # noqa: F401
-    except ImportError:
-        from tqdm import tqdm
-    else:
-        from tqdm.auto import tqdm
-    return tqdm
-
-
-class _Progress:
-    """A progress bar of requests done out of total (Jupyter and terminals)."""
-
-    def __init__(self, enabled: bool, total: int, desc: str) -> None:
-        self.bar = None
-        if enabled:
-            self.bar = _tqdm()(total=total, desc=desc, unit="req", dynamic_ncols=True)
-
-    def __call__(self, state: JobState) -> None:
-        if self.bar is None:
-            return
-        done = sum(r.n_requests if is_finished(r) else r.done for r in state.batches)
-        self.bar.n = min(done, self.bar.total)
-        self.bar.refresh()
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-
-
-def _resume_hint(path: Path) -> str:
-    return (
-        f"The job is saved in {str(path)!r}; nothing already accepted will be sent again. "
-        f"Resume with siraya_frames.Job.open({str(path)!r}).wait() "
-        f"or `siraya-frames wait {path}`."
-    )
-
-
 class Job:
     """A submitted set of requests: its batches, their progress and their results.
 
@@ -267,6 +229,9 @@ class Job:
     def __repr__(self) -> str:
         return f"Job({str(self.path)!r}, batches={len(self._state.batches)})"
 
+    def _hint(self) -> str:
+        return resume_hint(self.path, recipe=self._state.recipe is not None)
+
     def _sync_client(self) -> SirayaClient:
         if self._client is None:
             self._client = SirayaClient(
@@ -286,7 +251,7 @@ class Job:
             try:
                 return drive(make_steps(self._state), self._sync_client())
             except SirayaError as exc:
-                exc.add_note(_resume_hint(self.path))
+                exc.add_note(self._hint())
                 raise
 
     def _reload(self) -> JobState:
@@ -341,7 +306,7 @@ class Job:
         WaitTimeoutError
             When ``timeout`` seconds pass first; the batches keep running.
         """
-        bar = _Progress(progress, self._state.n_requests, "siraya batch")
+        bar = Progress(progress, self._state.n_requests, "siraya batch")
         deadline = time.time() + timeout if timeout is not None else None
         schedule = schedule or PollSchedule()
 
@@ -352,8 +317,8 @@ class Job:
         try:
             self._run(steps)
         except KeyboardInterrupt:
-            logger.info("stopped waiting. %s", _resume_hint(self.path))
-            print(f"\nStopped waiting; the batches keep running. {_resume_hint(self.path)}")
+            logger.info("stopped waiting. %s", self._hint())
+            print(f"\nStopped waiting; the batches keep running. {self._hint()}")
             raise
         finally:
             bar.close()
@@ -372,7 +337,7 @@ class Job:
         client = client or AsyncSirayaClient(
             base_url=self._state.base_url, protocol=self._state.protocol
         )
-        bar = _Progress(progress, self._state.n_requests, "siraya batch")
+        bar = Progress(progress, self._state.n_requests, "siraya batch")
         deadline = time.time() + timeout if timeout is not None else None
         try:
             with self._store.lock():
@@ -383,7 +348,7 @@ class Job:
                 steps = wait_steps(self._store, state, schedule, bar, deadline, width=width)
                 await adrive(steps, client)
         except SirayaError as exc:
-            exc.add_note(_resume_hint(self.path))
+            exc.add_note(self._hint())
             raise
         finally:
             bar.close()
@@ -406,6 +371,20 @@ class Job:
         then ``batch_id``.
         """
         return collect_results(self._store, self._reload())
+
+    def output(
+        self, path: str | os.PathLike[str] | None = None, *, wait: bool = True,
+        progress: bool = True,
+    ) -> pl.DataFrame:  # fmt: skip
+        """The frame ``run`` returns, with its file written (``path``, else run's ``output``).
+
+        ``wait=False`` takes the answers saved so far (unfinished rows are ``pending``).
+        Raises :class:`JobError` for a job without ``run``'s recipe (made by ``submit``
+        or an older version). Example: ``siraya_frames._finish``.
+        """
+        from siraya_frames._finish import output
+
+        return output(self, path, wait=wait, progress=progress)
 
     def retry_failed(
         self,
@@ -511,6 +490,7 @@ def submit(
     provenance: dict[str, Any] | None = None,
     protocol: str | None = None,
     max_result_bytes: int | None = None,
+    recipe: Recipe | None = None,
 ) -> Job:
     """Send each unique request once, split into batches, and return the :class:`Job`.
 
@@ -538,6 +518,8 @@ def submit(
         The most one batch's results download may bring (decoded); default: a generous
         bound from the batch's requests and their ``max_tokens``. Given again on a re-run,
         it replaces the job's.
+    recipe
+        What ``run`` saves in the job (with its input rows) for :meth:`Job.output`.
     """
     client = client or SirayaClient(protocol=protocol)
     if protocol is not None and client.protocol != protocol:
@@ -550,6 +532,7 @@ def submit(
         raise JobError("there are no requests to submit (every row was skipped or empty)")
     job_id = _job_id(unique["custom_id"], client.base_url)
     store = JobStore(job_dir if job_dir is not None else _default_job_dir(job_id))
+    logger.info("the job is saved in %s (resume it from there if this process stops)", store.path)
     with store.lock():  # two processes starting the same job: one plans it, one is told
         existed = store.exists()
         if not existed:
@@ -557,8 +540,9 @@ def submit(
             bodies = _new_job(
                 store, unique, job_id, client, limits, provenance or {}, max_result_bytes
             )
+            remember(store, recipe)  # before any create: a Ctrl-C can still make the file
     if existed:
-        job = _reattach(store, unique, client, provenance or {})
+        job = _reattach(store, unique, client, provenance or {}, recipe)
         if max_result_bytes is not None:
             job._run(lambda state: _set_result_cap(store, state, max_result_bytes))
         return job
@@ -575,7 +559,11 @@ def _set_result_cap(store: JobStore, state: JobState, cap: int) -> Steps:
 
 
 def _reattach(
-    store: JobStore, unique: pl.DataFrame, client: SirayaClient, provenance: dict[str, Any]
+    store: JobStore,
+    unique: pl.DataFrame,
+    client: SirayaClient,
+    provenance: dict[str, Any],
+    recipe: Recipe | None,
 ) -> Job:
     job = Job(store.path, client=client)
     if job._state.base_url != client.base_url:
@@ -586,6 +574,8 @@ def _reattach(
         )
     check_same_task(store.path, job._state, provenance)
     logger.info("re-attaching to the job in %s", store.path)
+    with store.lock():
+        remember(store, recipe)
     job.submit_pending()
     added = job.add_requests(unique)
     if added:

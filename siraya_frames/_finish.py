@@ -1,0 +1,174 @@
+"""After submit: a job's answers → the joined, labelled frame, its summary and its file.
+
+``run``, :meth:`Job.output` and ``siraya-frames wait`` / ``results --output`` all end here,
+so they give the same frame and file. The answers are scanned from the per-batch results
+caches (``_collect.collect_lazy``) and joined to the input rows by a streaming plan; the
+frame is made once, the label or extraction columns are added, and the file is written with
+a streaming sink in the format its suffix names (``_output.py``). Nothing else holds a copy
+of the rows: peak memory is a flat multiple of the input (``benchmarks/RESULTS.md`` §14).
+
+Examples
+--------
+>>> import polars as pl, tempfile, os, siraya_frames as sf
+>>> from siraya_frames.emulator import Emulator
+>>> df = pl.DataFrame({"review": ["positive", "negative"]})
+>>> job_dir, out = tempfile.mkdtemp(), os.path.join(tempfile.mkdtemp(), "out.csv")
+>>> with Emulator(responder=lambda p, custom_id: "positive") as emu:
+...     with sf.SirayaClient("k", emu.base_url) as client:
+...         job = sf.run(df, prompt="{review}", model="m", labels=["positive", "negative"],
+...                      output=out, client=client, job_dir=job_dir, wait=False)
+...         frame = sf.Job.open(job_dir, client=client).output(progress=False)
+>>> frame["label"].to_list(), open(out).readline().strip()
+(['positive', 'positive'], 'review,custom_id,response_text,tool_calls,result_status,\
+stop_reason,input_tokens,output_tokens,cache_read_input_tokens,cache_creation_input_tokens,\
+error_type,error_message,batch_id,label,label_error')
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+from typing import TYPE_CHECKING, Any
+
+import polars as pl
+
+from siraya_frames._collect import collect_lazy
+from siraya_frames._errors import JobError
+from siraya_frames._extract import parse_extraction
+from siraya_frames._join import join_lazy
+from siraya_frames._labels import parse_labels
+from siraya_frames._output import check_output, write_output
+from siraya_frames._recipe import Recipe, inputs_path, load_recipe
+from siraya_frames._results import ResultsWarning
+from siraya_frames._store import JobStore
+from siraya_frames._summary import _cost_record, _per_model_tokens, _show, _summary_frame
+
+if TYPE_CHECKING:
+    from siraya_frames._job import Job
+
+logger = logging.getLogger("siraya_frames")
+
+__all__ = ["finish", "output"]
+
+
+def _add_task_columns(
+    out: pl.DataFrame, *, labels: Any, abstain: str | None, schema: Any, prefix: str
+) -> pl.DataFrame:
+    # One chunk: Polars 2.1 panics filtering a many-chunk String column made by a streaming join.
+    answers = out.get_column(f"{prefix}response_text").rechunk()
+    if labels is not None:
+        parsed = parse_labels(answers, labels, abstain=abstain)
+    elif schema is not None:
+        parsed = parse_extraction(answers, schema)
+    else:
+        return out
+    return out.hstack(parsed.rename({c: f"{prefix}{c}" for c in parsed.columns}))
+
+
+def _warn_if_unusable(
+    summary: pl.DataFrame, out: pl.DataFrame, prefix: str, job: Job, stacklevel: int
+) -> None:
+    """Say loudly when a finished run gave nothing to use: no success, or nothing parsed."""
+    row = summary.row(0, named=True)
+    requested = out.height - int((out[f"{prefix}result_status"] == "skipped").sum())
+    if not requested:
+        return
+    if row["succeeded"] == 0:
+        errors = out[f"{prefix}error_type"].drop_nulls().value_counts(sort=True)
+        top = (
+            f"; most common error: {errors.row(0)[0]!r} ({errors.row(0)[1]} rows)"
+            if errors.height
+            else ""
+        )
+        message = (
+            f"none of the {requested} requested rows succeeded{top}. See the error_type and "
+            f"error_message columns, or job.status() for {job.path}; "
+            "job.retry_failed() resends the retryable ones"
+        )
+    elif row["parsed"] == 0:
+        message = (
+            f"{row['succeeded']} rows succeeded but no answer gave a label or parsed as the "
+            "schema; look at the response_text column and the label_error / parse_error "
+            "column, and make the prompt ask for the exact format"
+        )
+    else:
+        return
+    logger.warning("%s", message)
+    warnings.warn(message, ResultsWarning, stacklevel=stacklevel)
+
+
+def _models(store: JobStore, recipe: Recipe) -> tuple[pl.DataFrame | None, str | None]:
+    """Each request's model: the recipe's one name, else read from the saved requests."""
+    if recipe.model is not None:
+        return None, recipe.model
+    model = pl.col("params_json").str.json_path_match("$.model").alias("model")
+    requests = pl.scan_parquet(store.path / "requests.parquet").select("custom_id", model)
+    return requests.collect(engine="streaming"), None
+
+
+def finish(
+    job: Job,
+    recipe: Recipe,
+    inputs: pl.DataFrame | pl.LazyFrame,
+    *,
+    output: str | os.PathLike[str] | None = None,
+    models: pl.DataFrame | None = None,
+    prices: Any = None,
+    show_summary: bool = False,
+    stacklevel: int = 2,
+) -> pl.DataFrame:
+    """Join ``job``'s answers to ``inputs`` as ``recipe`` says; summarise, warn, write.
+
+    ``models`` (``custom_id``, ``model``) prices the summary; by default the recipe's model
+    or the job's saved requests. ``stacklevel`` points warnings at the user's call.
+    """
+    store = JobStore(job.path)
+    prefix = recipe.prefix
+    answers = collect_lazy(store, store.load())
+    out = join_lazy(inputs.lazy(), answers, prefix=prefix).collect(engine="streaming")
+    out = _add_task_columns(
+        out, labels=recipe.labels, abstain=recipe.abstain, schema=recipe.schema, prefix=prefix
+    )
+    model = None
+    if models is None:
+        models, model = _models(store, recipe)
+    tokens = _per_model_tokens(out, prefix, models, model)
+    cost = _cost_record(tokens, prices)
+    summary = _summary_frame(out, prefix, tokens, cost)
+    _warn_if_unusable(summary, out, prefix, job, stacklevel + 1)
+    if output is not None:
+        write_output(out, output, job=job, prefix=prefix, provenance={"cost": cost})
+        logger.info("wrote %d rows to %s", out.height, output)
+    if show_summary:
+        _show(summary)
+    return out
+
+
+def output(
+    job: Job,
+    path: str | os.PathLike[str] | None = None,
+    *,
+    wait: bool = True,
+    progress: bool = True,
+    prices: Any = None,
+    show_summary: bool = False,
+) -> pl.DataFrame:
+    """The frame ``run`` returns for ``job``, and its file written (see :meth:`Job.output`)."""
+    store = JobStore(job.path)
+    recipe = load_recipe(store)
+    if recipe is None or not inputs_path(store).is_file():
+        raise JobError(
+            f"the job in {str(job.path)!r} has no recipe (it was made by submit() or by an "
+            "older version), so its input rows and labels are not known; use job.results() "
+            "and siraya_frames.join_results(requests, results), or re-run the same run() "
+            "call, which re-attaches to the job and sends nothing twice"
+        )
+    target = path if path is not None else recipe.output
+    if target is not None:
+        check_output(target)
+    if wait:
+        job.wait(progress=progress)
+    inputs = pl.scan_parquet(inputs_path(store))
+    return finish(job, recipe, inputs, output=target, prices=prices,
+                  show_summary=show_summary, stacklevel=4)  # fmt: skip
