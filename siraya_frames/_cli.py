@@ -205,19 +205,18 @@ def _cmd_status(args: argparse.Namespace) -> int:
 
 
 def _cmd_wait(args: argparse.Namespace) -> int:
+    from siraya_frames._finish import output_after_wait
+
     job = _job(args).wait(timeout=args.timeout, progress=not args.quiet)
     print(repr(job.status(refresh=False)))
+    print(output_after_wait(job))
     return 0
 
 
 def _cmd_results(args: argparse.Namespace) -> int:
-    import siraya_frames as sf
+    from siraya_frames._finish import results_to_file
 
-    job = _job(args)
-    results = job.results()
-    sf.write_parquet(results, args.output, job=job)
-    counts = dict(results["result_status"].value_counts().iter_rows())
-    print(f"Wrote {results.height} results to {args.output}: {counts}")
+    print(results_to_file(_job, args, args.output))
     return 0
 
 

@@ -49,7 +49,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("siraya_frames")
 
-__all__ = ["finish", "output"]
+__all__ = ["finish", "output", "output_after_wait", "results_to_file"]
 
 
 def _add_task_columns(
@@ -172,3 +172,32 @@ def output(
     inputs = pl.scan_parquet(inputs_path(store))
     return finish(job, recipe, inputs, output=target, prices=prices,
                   show_summary=show_summary, stacklevel=4)  # fmt: skip
+
+
+def output_after_wait(job: Job) -> str:
+    """After ``siraya-frames wait``: write the recipe's output file when the job is finished;
+    say where it went, or how to write the rows."""
+    recipe = load_recipe(JobStore(job.path))
+    if not job.status(refresh=False).finished:
+        return f"Not finished yet: siraya-frames wait {job.path} again later."
+    if recipe is not None and recipe.output is not None:
+        out = output(job, wait=False)
+        return f"Wrote {out.height} rows with their answers to {recipe.output}"
+    return f"Write the rows with their answers: siraya-frames results {job.path} --output F"
+
+
+def results_to_file(open_job: Any, args: Any, path: str) -> str:
+    """``siraya-frames results JOB --output F``: the rows of ``run`` with their answers when
+    the job has its recipe, else the results (one row per request); format by suffix. The
+    suffix is checked before the job is even opened: a bad name sends nothing."""
+    check_output(path)
+    job = open_job(args)
+    recipe = load_recipe(JobStore(job.path))
+    if recipe is not None:
+        out = output(job, path, wait=False)
+        counts = dict(out[f"{recipe.prefix}result_status"].value_counts(sort=True).iter_rows())
+        return f"Wrote {out.height} rows with their answers to {path}: {counts}"
+    results = job.results()
+    write_output(results, path, job=job)
+    counts = dict(results["result_status"].value_counts(sort=True).iter_rows())
+    return f"Wrote {results.height} results to {path}: {counts}"

@@ -190,9 +190,10 @@ def test_no_wait_then_status_wait_results(work: Path, server: Server) -> None:
     assert batch["status"] == "completed" and batch["outcomes"] == {"succeeded": 4}
     assert batch["batch_id"] and batch["idempotency_key"].startswith("sf-")
     got = ok(cli("results jobs/a --output r.parquet", cwd=work, server=server))
-    assert "Wrote 4 results to r.parquet: {'succeeded': 4}" in got.stdout
-    results = pl.read_parquet(work / "r.parquet")
-    assert sorted(results["response_text"].to_list()) == sorted(set(TEXTS))
+    assert "Wrote 6 rows with their answers to r.parquet: {'succeeded': 6}" in got.stdout
+    results = pl.read_parquet(work / "r.parquet")  # the rows of run, in order (recipe saved)
+    assert results["text"].to_list() == TEXTS
+    assert results["response_text"].to_list() == TEXTS
 
 
 @pytest.fixture(scope="module")
