@@ -120,11 +120,12 @@ def remember(store: JobStore, recipe: Recipe | None) -> None:
         return
     state = store.load()
     saved = state.recipe
-    if recipe.inputs is not None:
-        digest = _rows_hash(recipe.inputs)
+    inputs = recipe.inputs
+    if inputs is not None:
+        digest = _rows_hash(inputs)
         recipe = replace(recipe, inputs_hash=digest)
         if not (saved and saved.get("inputs_hash") == digest and inputs_path(store).is_file()):
-            _write_inputs(store, recipe.inputs)
+            _write_inputs(store, inputs)
     if saved != recipe.to_json():
         state.recipe = recipe.to_json()
         store.save_job(state)

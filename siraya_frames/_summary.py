@@ -61,7 +61,7 @@ def _cost_record(tokens: pl.DataFrame, prices: Any = None) -> dict[str, Any]:
     priced = tokens.join(_price_table(prices), on="model", how="left")
     unknown = priced.filter(pl.col("input_price").is_null())["model"].to_list()
     spent = pl.sum_horizontal(pl.col(t) * pl.col(r) for t, r in zip(_TOKENS, _RATES, strict=True))
-    standard = float(priced.select(spent).to_series().sum() / 1e6)
+    standard = float(priced.select(spent).to_series().sum()) / 1e6
     if unknown:
         hint = "pass prices={'<model>': {'input': ..., 'output': ...}} (USD per 1M tokens)"
         if unknown == [None]:
