@@ -1,11 +1,12 @@
 """After submit: a job's answers → the joined, labelled frame, its summary and its file.
 
 ``run``, :meth:`Job.output` and ``siraya-frames wait`` / ``results --output`` all end here,
-so they give the same frame and file. The answers are scanned from the per-batch results
-caches (``_collect.collect_lazy``) and joined to the input rows by a streaming plan; the
-frame is made once, the label or extraction columns are added, and the file is written with
-a streaming sink in the format its suffix names (``_output.py``). Nothing else holds a copy
-of the rows: peak memory is a flat multiple of the input (``benchmarks/RESULTS.md`` §14).
+so they give the same frame and file. The answers (one row per request) are made by one
+streaming query over the per-batch results caches (``_collect.collect_lazy``: the batches
+are scanned, not concatenated in memory), joined to the input rows (``join_results``), the
+label or extraction columns are added, and the file is written with a streaming sink in the
+format its suffix names (``_output.py``). At the peak only the input rows, the answers and
+the joined frame are alive: a flat multiple of the input (``benchmarks/RESULTS.md`` §14).
 
 Examples
 --------
@@ -36,7 +37,7 @@ import polars as pl
 from siraya_frames._collect import collect_lazy
 from siraya_frames._errors import JobError
 from siraya_frames._extract import parse_extraction
-from siraya_frames._join import join_lazy
+from siraya_frames._join import join_results
 from siraya_frames._labels import parse_labels
 from siraya_frames._output import check_output, write_output
 from siraya_frames._recipe import Recipe, inputs_path, load_recipe
@@ -125,8 +126,10 @@ def finish(
     """
     store = JobStore(job.path)
     prefix = recipe.prefix
-    answers = collect_lazy(store, store.load())
-    out = join_lazy(inputs.lazy(), answers, prefix=prefix).collect(engine="streaming")
+    answers = collect_lazy(store, store.load()).collect(engine="streaming")  # one per id
+    rows = inputs.collect(engine="streaming") if isinstance(inputs, pl.LazyFrame) else inputs
+    out = join_results(rows, answers, prefix=prefix)
+    del answers, rows
     out = _add_task_columns(
         out, labels=recipe.labels, abstain=recipe.abstain, schema=recipe.schema, prefix=prefix
     )

@@ -33,7 +33,7 @@ import polars as pl
 from siraya_frames._errors import ColumnNotFoundError, InputError
 from siraya_frames._results import RESULT_SCHEMA, ResultsWarning, keep_best
 
-__all__ = ["ANSWER_COLUMNS", "join_lazy", "join_results"]
+__all__ = ["ANSWER_COLUMNS", "join_results"]
 
 logger = logging.getLogger("siraya_frames")
 
@@ -198,48 +198,6 @@ def join_results(
     joined, unknown = _left_join(frame, answers.rename(names))
     _warn_unknown(unknown)
     status = names["result_status"]
-    return joined.with_columns(
-        pl.when(pl.col("custom_id").is_null())
-        .then(pl.lit("skipped"))
-        .otherwise(pl.col(status).fill_null("missing"))
-        .alias(status)
-    )
-
-
-def join_lazy(inputs: pl.LazyFrame, answers: pl.LazyFrame, *, prefix: str = "") -> pl.LazyFrame:
-    """:func:`join_results` as a streaming plan, for answers with one row per ``custom_id``
-    (a job's: see :func:`~siraya_frames._collect.collect_lazy`): the same rows, order,
-    columns and values, and the same warning for answers no row asked for (counted by a
-    streaming query of the ids alone).
-
-    Examples
-    --------
-    >>> inputs = pl.LazyFrame({"text": ["hi", "hi", None], "custom_id": ["a", "a", None]})
-    >>> answers = pl.LazyFrame({"custom_id": ["a"], "result_status": ["succeeded"]})
-    >>> joined = join_lazy(inputs, answers).collect()
-    >>> joined.select("text", "result_status").rows()
-    [('hi', 'succeeded'), ('hi', 'succeeded'), (None, 'skipped')]
-    """
-    columns = [c for c in inputs.collect_schema().names() if c not in _DROPPED]
-    if "custom_id" not in columns:
-        raise ColumnNotFoundError(
-            f"column 'custom_id' not found in requests; columns are: {', '.join(columns)}"
-        )
-    names = _output_names(pl.DataFrame(schema=dict.fromkeys(columns, pl.Null)), prefix)
-    have = set(answers.collect_schema().names())
-    answers = answers.select(
-        pl.col("custom_id").cast(pl.String),
-        *(
-            (pl.col(name).cast(dtype) if name in have else pl.lit(None, dtype)).alias(names[name])
-            for name, dtype in ANSWER_COLUMNS.items()
-        ),
-    )
-    frame = inputs.select(columns).with_columns(pl.col("custom_id").cast(pl.String))
-    ids = frame.select("custom_id").drop_nulls().unique()
-    unknown = answers.select("custom_id").join(ids, on="custom_id", how="anti")
-    _warn_unknown(unknown.select(pl.len()).collect(engine="streaming").item())
-    status = names["result_status"]
-    joined = frame.join(answers, on="custom_id", how="left", maintain_order="left")
     return joined.with_columns(
         pl.when(pl.col("custom_id").is_null())
         .then(pl.lit("skipped"))
