@@ -13,7 +13,6 @@ import logging
 import warnings
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import polars as pl
 import pyarrow as pa
@@ -28,7 +27,7 @@ logger = logging.getLogger("siraya_frames")
 
 __all__ = [
     "NON_RETRYABLE_ERRORS",
-    "collect_lazy",
+    "collect_answers",
     "collect_results",
     "outcome_totals",
     "retryable",
@@ -163,79 +162,29 @@ def collect_results(store: JobStore, state: JobState) -> pl.DataFrame:
     return _in_request_order(best, store).select(*RESULT_SCHEMA, "batch_id")
 
 
-_KEY = "_key"
-_KEY_OF_PATH = pl.col("_path").str.extract(r"([^/\\]+)\.(?:ids|parquet)$").alias(_KEY)
+def _batch_answers(store: JobStore, rec: BatchRecord) -> tuple[pl.DataFrame, pl.Series]:
+    """One batch's outcome per id, its round, and the ids of its stray lines."""
+    frame, stray = _batch_frame(store, rec)
+    return _fill_unanswered(frame).select(*RESULT_SCHEMA, "batch_id", "_round"), stray
 
 
-def _batch_info(state: JobState) -> pl.LazyFrame:
-    """One row per batch: what its ids without a result line get (see ``_fill_unanswered``)."""
-    rows = [
-        {
-            _KEY: rec.key,
-            "batch_id": rec.batch_id,
-            "_round": rec.round,
-            "_batch_status": rec.status,
-            "_batch_error": rec.error,
-            "_results_error": _unavailable(rec),
-            "_finished": is_finished(rec),
-        }
-        for rec in state.batches
-    ]
-    schema = {_KEY: pl.String, "batch_id": pl.String, "_round": pl.Int64,
-              "_batch_status": pl.String, "_batch_error": pl.String,
-              "_results_error": pl.String, "_finished": pl.Boolean}  # fmt: skip
-    return pl.LazyFrame(rows, schema=schema)
-
-
-def _sent_ids(store: JobStore, state: JobState) -> pl.LazyFrame:
-    """Every id each batch was sent with, and the batch's key: one scan of the ids files."""
-    paths = [store.path / "batches" / f"{rec.key}.ids" for rec in state.batches]
-    ids = pl.scan_csv(paths, has_header=False, schema={"custom_id": pl.String},
-                      separator="\t", quote_char=None, include_file_paths="_path")  # fmt: skip
-    return ids.select("custom_id", _KEY_OF_PATH)
-
-
-def _answered(store: JobStore, state: JobState) -> tuple[pl.LazyFrame, pl.Series]:
-    """The parsed result lines of every batch with saved results, scanned from their
-    caches (one batch at a time in memory where a cache had to be rebuilt), and the ids of
-    stray lines."""
-    paths: list[Path] = []
-    frames = [pl.LazyFrame(schema={**RESULT_SCHEMA, _KEY: pl.String})]
-    strays = [pl.Series("custom_id", [], pl.String)]
-    for rec in state.batches:
-        if not rec.results_file:
-            continue
-        cached, stray = results_cache.ensure(store, rec)
-        strays.append(stray)
-        if isinstance(cached, Path):
-            paths.append(cached)
-        else:
-            frames.append(cached.lazy().with_columns(pl.lit(rec.key).alias(_KEY)))
-    if paths:
-        scan = pl.scan_parquet(paths, include_file_paths="_path").cast(RESULT_SCHEMA)
-        frames.append(scan.select(*RESULT_SCHEMA, _KEY_OF_PATH))
-    return pl.concat(frames, how="vertical"), pl.concat(strays)
-
-
-def collect_lazy(store: JobStore, state: JobState) -> pl.LazyFrame:
-    """:func:`collect_results` as a LazyFrame over the files of the job, in no set order:
-    the ids files and the per-batch results caches are scanned, not loaded, so that a
-    streaming query (a join to the input rows, a sink) holds only what it must. One row per
-    id: a success wins, else the latest round; unanswered ids get their batch's outcome."""
+def collect_answers(store: JobStore, state: JobState) -> pl.DataFrame:
+    """:func:`collect_results` in no set order, bounded per batch: each batch's ids, results
+    and filled outcomes are made on their own (in threads), and the pieces are put together
+    without a copy; only a job with several rounds is then reduced to one outcome per id
+    (a success wins, else the latest round). For ``run``'s join, which keeps the rows' order.
+    """
     if not state.batches:
-        return pl.LazyFrame(schema={**RESULT_SCHEMA, "batch_id": pl.String})
-    answered, stray = _answered(store, state)
-    _warn_unsubmitted(stray)
-    sent = _sent_ids(store, state).join(_batch_info(state), on=_KEY, how="left")
-    joined = _fill_unanswered(sent.join(answered, on=["custom_id", _KEY], how="left"))
+        return pl.DataFrame(schema={**RESULT_SCHEMA, "batch_id": pl.String})
+    workers = min(len(state.batches), max(1, pa.cpu_count()))
+    with ThreadPoolExecutor(workers) as pool:
+        done = list(pool.map(lambda rec: _batch_answers(store, rec), state.batches))
+    frames, strays = zip(*done, strict=True)
+    _warn_unsubmitted(pl.concat(strays))
+    answers = pl.concat(frames, rechunk=False)
     if any(rec.round for rec in state.batches):  # an id sent in several rounds
-        rank = pl.when(pl.col("result_status") == "succeeded").then(0).otherwise(1)
-        joined = (
-            joined.with_columns(_rank=rank)
-            .sort(["_rank", "_round"], descending=[False, True], maintain_order=True)
-            .unique("custom_id", keep="first", maintain_order=True)
-        )
-    return joined.select(*RESULT_SCHEMA, "batch_id")
+        answers = _best_per_id(answers)
+    return answers.drop("_round")
 
 
 def _unanswered_outcome(rec: BatchRecord) -> str:

@@ -1,9 +1,9 @@
 """After submit: a job's answers → the joined, labelled frame, its summary and its file.
 
 ``run``, :meth:`Job.output` and ``siraya-frames wait`` / ``results --output`` all end here,
-so they give the same frame and file. The answers (one row per request) are made by one
-streaming query over the per-batch results caches (``_collect.collect_lazy``: the batches
-are scanned, not concatenated in memory), joined to the input rows (``join_results``), the
+so they give the same frame and file. The answers (one row per request) are made batch by
+batch from the per-batch results caches (``_collect.collect_answers``: no full-size
+intermediate copy, no reordering), joined to the input rows (``join_results``), the
 label or extraction columns are added, and the file is written with a streaming sink in the
 format its suffix names (``_output.py``). At the peak only the input rows, the answers and
 the joined frame are alive: a flat multiple of the input (``benchmarks/RESULTS.md`` §14).
@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from siraya_frames._collect import collect_lazy
+from siraya_frames._collect import collect_answers
 from siraya_frames._errors import JobError
 from siraya_frames._extract import parse_extraction
 from siraya_frames._join import join_results
@@ -56,7 +56,7 @@ __all__ = ["finish", "output", "output_after_wait", "results_to_file"]
 def _add_task_columns(
     out: pl.DataFrame, *, labels: Any, abstain: str | None, schema: Any, prefix: str
 ) -> pl.DataFrame:
-    # One chunk: Polars 2.1 panics filtering a many-chunk String column made by a streaming join.
+    # One chunk: Polars 2.1 panics filtering some many-chunk String columns (made by a concat).
     answers = out.get_column(f"{prefix}response_text").rechunk()
     if labels is not None:
         parsed = parse_labels(answers, labels, abstain=abstain)
@@ -126,7 +126,7 @@ def finish(
     """
     store = JobStore(job.path)
     prefix = recipe.prefix
-    answers = collect_lazy(store, store.load()).collect(engine="streaming")  # one per id
+    answers = collect_answers(store, store.load())  # one row per id, made batch by batch
     rows = inputs.collect(engine="streaming") if isinstance(inputs, pl.LazyFrame) else inputs
     out = join_results(rows, answers, prefix=prefix)
     del answers, rows

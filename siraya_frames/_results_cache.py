@@ -26,7 +26,7 @@ from siraya_frames._store import BatchRecord, JobStore
 
 logger = logging.getLogger("siraya_frames")
 
-__all__ = ["batch_ids", "build", "cache_path", "count_outcomes", "ensure", "load"]
+__all__ = ["batch_ids", "build", "cache_path", "count_outcomes", "load"]
 
 SOURCE_KEY = b"siraya_frames.source"
 """``<size>:<mtime_ns>`` of the JSONL the cache was parsed from."""
@@ -112,25 +112,3 @@ def load(store: JobStore, rec: BatchRecord, ids: pl.DataFrame) -> tuple[pl.DataF
     except (OSError, pa.ArrowException, ValueError, KeyError) as exc:
         logger.debug("rebuilding the results cache of batch %s: %s", rec.key, exc)
     return build(store, rec, ids)
-
-
-def ensure(store: JobStore, rec: BatchRecord) -> tuple[Path | pl.DataFrame, pl.Series]:
-    """The cache of ``rec`` made current without reading its rows: its path (to scan
-    lazily) and the ids of stray lines, both from the file's footer. A cache that is
-    missing or stale is rebuilt (one batch in memory at a time); when it cannot be saved
-    (a read-only job directory) the parsed rows themselves are returned."""
-    target = cache_path(store, rec)
-    try:
-        metadata = pq.read_metadata(target).metadata or {}
-        if metadata.get(SOURCE_KEY) == _signature(store.path / str(rec.results_file)).encode():
-            return target, pl.Series("custom_id", json.loads(metadata[STRAY_KEY]), pl.String)
-    except (OSError, pa.ArrowException, ValueError, KeyError) as exc:
-        logger.debug("rebuilding the results cache of batch %s: %s", rec.key, exc)
-    parsed, stray = build(store, rec, batch_ids(store, rec))
-    try:
-        metadata = pq.read_metadata(target).metadata or {}
-        if metadata.get(SOURCE_KEY) is not None:
-            return target, stray
-    except (OSError, pa.ArrowException) as exc:
-        logger.debug("reading the results of batch %s from memory: %s", rec.key, exc)
-    return parsed, stray
