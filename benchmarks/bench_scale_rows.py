@@ -86,9 +86,18 @@ def measure_rows(n_rows: int, base_url: str, *, lazy: bool = False) -> dict[str,
         )
         schedule = sf.PollSchedule(initial=0.05, maximum=1.0)
         step("wait", lambda: job.wait(progress=False, schedule=schedule))
-    results = step("collect", job.results)
-    out = step("join", lambda: sf.join_results(requests, results))
-    step("write", lambda: sf.write_parquet(out, work / "out.parquet", job=job))
+    try:  # run's after-submit path: collect → join → write in one step
+        from siraya_frames._finish import finish
+        from siraya_frames._recipe import Recipe
+    except ImportError:  # the code before: the same steps, one by one
+        results = step("collect", job.results)
+        out = step("join", lambda: sf.join_results(requests, results))
+        step("write", lambda: sf.write_parquet(out, work / "out.parquet", job=job))
+    else:
+        rows = requests.drop("params")
+        del requests  # as run does once the job holds the bodies
+        recipe = Recipe(model=MODEL)
+        step("finish", lambda: finish(job, recipe, rows, output=work / "out.parquet"))
     total = sum(times.values())
     return {
         "rows": n_rows,

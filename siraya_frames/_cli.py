@@ -202,21 +202,23 @@ def _cmd_status(args: argparse.Namespace) -> int:
 
 
 def _cmd_wait(args: argparse.Namespace) -> int:
+    from siraya_frames._finish import output_after_wait
+
     job = _job(args).wait(timeout=args.timeout, progress=not args.quiet)
     status = job.status(refresh=False)
     print(status.text("cli"))
+    if status.finished:
+        print(output_after_wait(job))
     return show.status_outcome(status)
 
 
 def _cmd_results(args: argparse.Namespace) -> int:
-    import siraya_frames as sf
+    from siraya_frames._finish import results_to_file
 
-    job = _job(args)
-    results = job.results()
-    sf.write_parquet(results, args.output, job=job)
-    counts = dict(results["result_status"].value_counts(sort=True).iter_rows())
-    said = ", ".join(f"{n:,} {k}" for k, n in counts.items())
-    print(f"Wrote {show.plural(results.height, 'result')} to {args.output}: {said}")
+    what, n, counts = results_to_file(_job, args, args.output)
+    said = ", ".join(f"{k:,} {v}" for v, k in counts.items())
+    answers = " with their answers" if what == "row" else ""
+    print(f"Wrote {show.plural(n, what)}{answers} to {args.output}: {said}")
     return 0 if counts.get("succeeded") else show.EXIT_NOTHING_USABLE
 
 

@@ -68,8 +68,8 @@ PYTHON_FIXES: list[tuple[str, str]] = [
     (r"\(argument rate_limit=, or (\w+)\)", r"(--rate-limit N, or \1)"),
     # jobs
     (
-        r"Resume with siraya_frames\.Job\.open\('([^']*)'\)\.wait\(\) or "
-        r"(`siraya-frames wait [^`]*`)",
+        r"Resume with siraya_frames\.Job\.open\('([^']*)'\)\.(?:wait\(\)|output\(\) \(the "
+        r"frame and file run\(\) would have given\)) or (`siraya-frames wait [^`]*`)",
         r"Resume with \2",
     ),
     (r"siraya_frames\.Job\.open\('([^']*)'\)\.retry_failed\(\)", r"siraya-frames retry \1"),

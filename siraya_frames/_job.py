@@ -40,6 +40,8 @@ from siraya_frames._errors import JobBusyError, JobError, JobStoreError, SirayaE
 from siraya_frames._ids import update_joined
 from siraya_frames._plan import BatchPayload, unique_requests
 from siraya_frames._polling import PollSchedule, Steps, adrive, drive
+from siraya_frames._progress import Progress
+from siraya_frames._recipe import Recipe, remember, resume_hint
 from siraya_frames._retarget import has_ended, may_follow, retarget_steps
 from siraya_frames._status import JobStatus
 from siraya_frames._store import JobState, JobStore
@@ -129,46 +131,6 @@ def _status_of(store: JobStore, state: JobState) -> JobStatus:
     )
 
 
-def _tqdm() -> Any:
-    """tqdm.auto (a widget in Jupyter) when ipywidgets is there; else the text bar, which
-    works in notebooks too, instead of tqdm.auto's "IProgress not found" warning."""
-    try:
-        import ipywidgets  # noqa: F401
-    except ImportError:
-        from tqdm import tqdm
-    else:
-        from tqdm.auto import tqdm
-    return tqdm
-
-
-class _Progress:
-    """A progress bar of requests done out of total (Jupyter and terminals)."""
-
-    def __init__(self, enabled: bool, total: int, desc: str) -> None:
-        self.bar = None
-        if enabled:
-            self.bar = _tqdm()(total=total, desc=desc, unit="req", dynamic_ncols=True)
-
-    def __call__(self, state: JobState) -> None:
-        if self.bar is None:
-            return
-        done = sum(r.n_requests if is_finished(r) else r.done for r in state.batches)
-        self.bar.n = min(done, self.bar.total)
-        self.bar.refresh()
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-
-
-def _resume_hint(path: Path) -> str:
-    return (
-        f"The job is saved in {str(path)!r}; nothing already accepted will be sent again. "
-        f"Resume with siraya_frames.Job.open({str(path)!r}).wait() "
-        f"or `siraya-frames wait {path}`."
-    )
-
-
 class Job:
     """A submitted set of requests: its batches, their progress and their results.
 
@@ -240,6 +202,9 @@ class Job:
     def _repr_html_(self) -> str:  # Jupyter: the saved status as a table, no call made
         return _status_of(self._store, self._state)._repr_html_()
 
+    def _hint(self) -> str:
+        return resume_hint(self.path, recipe=self._state.recipe is not None)
+
     def _sync_client(self) -> SirayaClient:
         if self._client is None:
             self._client = SirayaClient(
@@ -265,7 +230,7 @@ class Job:
             try:
                 return drive(make_steps(self._state), self._sync_client())
             except SirayaError as exc:
-                exc.add_note(_resume_hint(self.path))
+                exc.add_note(self._hint())
                 raise
             finally:
                 self._release_client()
@@ -322,7 +287,7 @@ class Job:
         WaitTimeoutError
             When ``timeout`` seconds pass first; the batches keep running.
         """
-        bar = _Progress(progress, self._state.n_requests, "siraya batch")
+        bar = Progress(progress, self._state.n_requests, "siraya batch")
         deadline = time.time() + timeout if timeout is not None else None
         schedule = schedule or PollSchedule()
 
@@ -333,8 +298,8 @@ class Job:
         try:
             self._run(steps)
         except KeyboardInterrupt:
-            logger.info("stopped waiting. %s", _resume_hint(self.path))
-            print(f"\nStopped waiting; the batches keep running. {_resume_hint(self.path)}")
+            logger.info("stopped waiting. %s", self._hint())
+            print(f"\nStopped waiting; the batches keep running. {self._hint()}")
             raise
         finally:
             bar.close()
@@ -354,7 +319,7 @@ class Job:
         client = client or AsyncSirayaClient(
             base_url=self._state.base_url, protocol=self._state.protocol
         )
-        bar = _Progress(progress, self._state.n_requests, "siraya batch")
+        bar = Progress(progress, self._state.n_requests, "siraya batch")
         deadline = time.time() + timeout if timeout is not None else None
         try:
             with self._store.lock():
@@ -365,7 +330,7 @@ class Job:
                 steps = wait_steps(self._store, state, schedule, bar, deadline, width=width)
                 await adrive(steps, client)
         except SirayaError as exc:
-            exc.add_note(_resume_hint(self.path))
+            exc.add_note(self._hint())
             raise
         finally:
             bar.close()
@@ -390,6 +355,20 @@ class Job:
         then ``batch_id``.
         """
         return collect_results(self._store, self._reload())
+
+    def output(
+        self, path: str | os.PathLike[str] | None = None, *, wait: bool = True,
+        progress: bool = True,
+    ) -> pl.DataFrame:  # fmt: skip
+        """The frame ``run`` returns, with its file written (``path``, else run's ``output``).
+
+        ``wait=False`` takes the answers saved so far (unfinished rows are ``pending``).
+        Raises :class:`JobError` for a job without ``run``'s recipe (made by ``submit``
+        or an older version). Example: ``siraya_frames._finish``.
+        """
+        from siraya_frames._finish import output
+
+        return output(self, path, wait=wait, progress=progress)
 
     def retry_failed(
         self,
@@ -495,6 +474,7 @@ def submit(
     provenance: dict[str, Any] | None = None,
     protocol: str | None = None,
     max_result_bytes: int | None = None,
+    recipe: Recipe | None = None,
 ) -> Job:
     """Send each unique request once, split into batches, and return the :class:`Job`.
 
@@ -522,12 +502,14 @@ def submit(
         The most one batch's results download may bring (decoded); default: a generous
         bound from the batch's requests and their ``max_tokens``. Given again on a re-run,
         it replaces the job's.
+    recipe
+        What ``run`` saves in the job (with its input rows) for :meth:`Job.output`.
     """
     if client is None:  # a client of its own, closed here; the job makes one when it needs
         with SirayaClient(protocol=protocol) as own:
             job = submit(requests, client=own, job_dir=job_dir, max_requests=max_requests,
                          max_bytes=max_bytes, provenance=provenance,
-                         max_result_bytes=max_result_bytes)  # fmt: skip
+                         max_result_bytes=max_result_bytes, recipe=recipe)  # fmt: skip
         job._client = None
         return job
     if protocol is not None and client.protocol != protocol:
@@ -540,6 +522,7 @@ def submit(
         raise JobError("there are no requests to submit (every row was skipped or empty)")
     job_id = _job_id(unique["custom_id"], client.base_url)
     store = JobStore(job_dir if job_dir is not None else _default_job_dir(job_id))
+    logger.info("the job is saved in %s (resume it from there if this process stops)", store.path)
     with store.lock():  # two processes starting the same job: one plans it, one is told
         existed = store.exists()
         if not existed:
@@ -547,8 +530,9 @@ def submit(
             bodies = _new_job(
                 store, unique, job_id, client, limits, provenance or {}, max_result_bytes
             )
+            remember(store, recipe)  # before any create: a Ctrl-C can still make the file
     if existed:
-        job = _reattach(store, unique, client, provenance or {})
+        job = _reattach(store, unique, client, provenance or {}, recipe)
         if max_result_bytes is not None:
             job._run(lambda state: _set_result_cap(store, state, max_result_bytes))
         return job
@@ -565,7 +549,11 @@ def _set_result_cap(store: JobStore, state: JobState, cap: int) -> Steps:
 
 
 def _reattach(
-    store: JobStore, unique: pl.DataFrame, client: SirayaClient, provenance: dict[str, Any]
+    store: JobStore,
+    unique: pl.DataFrame,
+    client: SirayaClient,
+    provenance: dict[str, Any],
+    recipe: Recipe | None,
 ) -> Job:
     job = Job(store.path, client=client)
     moved = job._state.base_url != client.base_url  # the emulator's new port: _retarget.py
@@ -581,6 +569,8 @@ def _reattach(
         )
     check_same_task(store.path, job._state, provenance)
     logger.info("re-attaching to the job in %s", store.path)
+    with store.lock():
+        remember(store, recipe)
     job.submit_pending()
     added = job.add_requests(unique)
     if added:

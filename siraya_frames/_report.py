@@ -19,14 +19,18 @@ cost             $0.2965
 
 from __future__ import annotations
 
-from typing import Any
+import sys
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
 from siraya_frames._display import aligned, html_table, plural, record_pairs
 from siraya_frames._status import Interface, retry_command
 
-__all__ = ["RunSummary", "estimate_text", "failed_requests"]
+if TYPE_CHECKING:
+    from siraya_frames._job import Job
+
+__all__ = ["RunSummary", "estimate_text", "failed_requests", "show"]
 
 _FAILED = ("errored", "missing_or_expired")
 
@@ -98,3 +102,18 @@ def estimate_text(frame: pl.DataFrame) -> str:
             lines.append(str(record["note"]))
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks)
+
+
+def show(summary: pl.DataFrame, job: Job | None = None) -> None:
+    """Display the summary in a notebook (HTML), or print it to stderr in a terminal."""
+    view = RunSummary(summary, job_path=str(job.path) if job is not None else None)
+    try:
+        from IPython import get_ipython
+        from IPython.display import display
+
+        if get_ipython() is not None and "IPKernelApp" in get_ipython().config:
+            display(view)
+            return
+    except ImportError:
+        pass
+    print(view.text(), file=sys.stderr)

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -31,21 +30,15 @@ import polars as pl
 from siraya_frames import _config
 from siraya_frames._client import SirayaClient
 from siraya_frames._client_base import resolve_key
-from siraya_frames._display import plural
-from siraya_frames._estimate import BATCH_DISCOUNT, PRICES_AS_OF, _price_table
-from siraya_frames._extract import parse_extraction
+from siraya_frames._finish import finish
 from siraya_frames._frames import like_input
 from siraya_frames._job import Job, submit
-from siraya_frames._join import join_results
-from siraya_frames._labels import parse_labels
 from siraya_frames._models import check_models
-from siraya_frames._parquet import write_parquet
+from siraya_frames._output import check_output
 from siraya_frames._prepare import prepare, provenance
-from siraya_frames._report import RunSummary
-from siraya_frames._results import ResultsWarning
+from siraya_frames._recipe import Recipe
 from siraya_frames._spend import announce, check_budget
-from siraya_frames._status import retry_command
-from siraya_frames._warn import warn_user
+from siraya_frames._summary import _request_models, summarize
 
 if TYPE_CHECKING:
     from siraya_frames._frames import FrameLike, FrameOut
@@ -55,19 +48,6 @@ logger = logging.getLogger("siraya_frames")
 __all__ = ["DEFAULT_MAX_TOKENS", "run", "summarize"]
 
 DEFAULT_MAX_TOKENS = _config.DEFAULT_MAX_TOKENS
-
-
-def _add_task_columns(
-    out: pl.DataFrame, *, labels: Any, abstain: str | None, schema: Any, prefix: str
-) -> pl.DataFrame:
-    answers = out.get_column(f"{prefix}response_text")
-    if labels is not None:
-        parsed = parse_labels(answers, labels, abstain=abstain)
-    elif schema is not None:
-        parsed = parse_extraction(answers, schema)
-    else:
-        return out
-    return out.hstack(parsed.rename({c: f"{prefix}{c}" for c in parsed.columns}))
 
 
 def run(
@@ -178,6 +158,8 @@ def run(
     ResultsWarning
         When no request succeeded, or no answer gave a label or parsed as the schema.
     """
+    if output is not None:
+        check_output(output)  # a suffix that names no format: refused before any call
     prep = prepare(
         df, prompt=prompt, model=model, max_tokens=max_tokens, messages=messages,
         system=system, labels=labels, abstain=abstain, schema=schema, prefix=prefix,
@@ -200,6 +182,7 @@ def run(
     if unique.is_empty():
         unique = requests  # submit says there is nothing to send
     requests = requests.drop("params")  # its JSON is in ``unique``, then in the job: free it
+    recipe = _recipe(prompt, labels, abstain, norm_schema, prefix, output, model, requests)
     job = submit(
         unique,
         client=client,
@@ -209,212 +192,37 @@ def run(
         provenance=record,
         protocol=protocol,
         max_result_bytes=max_result_bytes,
+        recipe=recipe,
     )
     del unique
     if not wait:
         return job
     job.wait(timeout=timeout, progress=progress)
-    joined = join_results(requests, job.results(), prefix=prefix)
-    out = _add_task_columns(
-        joined, labels=labels, abstain=abstain, schema=norm_schema, prefix=prefix
-    )
-    tokens = _per_model_tokens(out, prefix, models, None)
-    cost = _cost_record(tokens, prices)
-    summary = _summary_frame(out, prefix, tokens, cost)  # = summarize(out, requests, ...)
-    _warn_if_unusable(summary, out, prefix, job)
-    if output is not None:
-        write_parquet(out, output, job=job, prefix=prefix, provenance={"cost": cost})
-    if show_summary:
-        _show(summary, job)
+    out = finish(job, recipe, requests, output=output, models=models, prices=prices,
+                 show_summary=show_summary)  # fmt: skip
     return like_input(out, kind)
 
 
-def _warn_if_unusable(summary: pl.DataFrame, out: pl.DataFrame, prefix: str, job: Job) -> None:
-    """Say loudly when a finished run gave nothing to use: no success, or nothing parsed."""
-    row = summary.row(0, named=True)
-    requested = out.height - int((out[f"{prefix}result_status"] == "skipped").sum())
-    if not requested:
-        return
-    if row["succeeded"] == 0:
-        errors = out[f"{prefix}error_type"].drop_nulls().value_counts(sort=True)
-        top = (
-            f"; most common error: {errors.row(0)[0]!r} ({errors.row(0)[1]} rows)"
-            if errors.height
-            else ""
-        )
-        message = (
-            f"none of the {plural(requested, 'requested row')} succeeded{top}. See the "
-            f"error_type and error_message columns; {retry_command(str(job.path))} resends "
-            "the retryable ones"
-        )
-    elif row["parsed"] == 0:
-        message = (
-            f"{plural(row['succeeded'], 'row')} succeeded but no answer gave a label or parsed "
-            "as the schema; look at the response_text column and the label_error / "
-            "parse_error column, and make the prompt ask for the exact format"
-        )
-    else:
-        return
-    warn_user(message, ResultsWarning)
-
-
-def _show(summary: pl.DataFrame, job: Job | None = None) -> None:
-    """Display the summary in a notebook (HTML), or print it to stderr in a terminal."""
-    view = RunSummary(summary, job_path=str(job.path) if job is not None else None)
-    try:
-        from IPython import get_ipython
-        from IPython.display import display
-
-        if get_ipython() is not None and "IPKernelApp" in get_ipython().config:
-            display(view)
-            return
-    except ImportError:
-        pass
-    print(view.text(), file=sys.stderr)
-
-
-# --------------------------------------------------------------------------- summary
-
-
-_TOKENS = ("input_tokens", "cache_read_input_tokens", "cache_creation_input_tokens",
-           "output_tokens")  # fmt: skip
-_RATES = ("input_price", "cache_read_price", "cache_write_price", "output_price")
-
-
-def _request_models(requests: pl.DataFrame) -> pl.DataFrame:
-    """``custom_id`` and ``model`` of each unique request of a :func:`build_requests` frame."""
-    model = pl.col("params").struct.field("model").alias("model")
-    return requests.select("custom_id", model).unique("custom_id")
-
-
-def _per_model_tokens(
-    out: pl.DataFrame, prefix: str, models: pl.DataFrame | None, model: str | None
-) -> pl.DataFrame:
-    """Actual tokens per requested model (``models``: see :func:`_request_models`), each
-    unique request counted once.
-
-    The cache columns count 0 when the frame has none (written before they existed).
-    """
-    unique = (
-        out.select(
-            "custom_id",
-            *(
-                pl.col(f"{prefix}{name}").fill_null(0).alias(name)
-                if f"{prefix}{name}" in out.columns
-                else pl.lit(0, pl.Int64).alias(name)
-                for name in _TOKENS
-            ),
-        )
-        .drop_nulls("custom_id")
-        .unique("custom_id", keep="first", maintain_order=True)
+def _recipe(
+    prompt: str | None,
+    labels: Any,
+    abstain: str | None,
+    schema: dict[str, Any] | None,
+    prefix: str,
+    output: str | os.PathLike[str] | None,
+    model: Any,
+    inputs: pl.DataFrame,
+) -> Recipe:
+    """What the job saves so that ``Job.output()`` gives this call's frame and file."""
+    return Recipe(
+        prompt=prompt,
+        labels=(dict(labels) if isinstance(labels, Mapping) else list(labels))
+        if labels is not None
+        else None,
+        abstain=abstain,
+        schema=schema,
+        prefix=prefix,
+        output=os.fspath(output) if output is not None else None,
+        model=model if isinstance(model, str) else None,
+        inputs=inputs,
     )
-    if models is not None:
-        unique = unique.join(models, on="custom_id", how="left")
-    else:
-        unique = unique.with_columns(model=pl.lit(model, pl.String))
-    return unique.group_by("model", maintain_order=True).agg(pl.col(*_TOKENS).sum())
-
-
-def _cost_record(tokens: pl.DataFrame, prices: Any = None) -> dict[str, Any]:
-    """Cost of the tokens actually used, at the batch and the standard price: input, cache
-    read, cache write and output tokens each at its own rate."""
-    priced = tokens.join(_price_table(prices), on="model", how="left")
-    unknown = priced.filter(pl.col("input_price").is_null())["model"].to_list()
-    spent = pl.sum_horizontal(pl.col(t) * pl.col(r) for t, r in zip(_TOKENS, _RATES, strict=True))
-    standard = float(priced.select(spent).to_series().sum() / 1e6)
-    if unknown:
-        hint = "pass prices={'<model>': {'input': ..., 'output': ...}} (USD per 1M tokens)"
-        if unknown == [None]:
-            hint = "pass model='<model name>' (or the requests frame) to summarize"
-        note = f"no price for model(s) {unknown}: {hint}"
-        return {"batch_cost_usd": None, "standard_cost_usd": None, "saving_usd": None,
-                "prices_as_of": PRICES_AS_OF, "note": note}  # fmt: skip
-    return {
-        "batch_cost_usd": standard * BATCH_DISCOUNT,
-        "standard_cost_usd": standard,
-        "saving_usd": standard * (1 - BATCH_DISCOUNT),
-        "prices_as_of": PRICES_AS_OF,
-        "note": f"actual tokens at prices as of {PRICES_AS_OF} (input, cache read, cache write "
-        "and output each at its rate); batch price = 50% of standard",
-    }
-
-
-def summarize(
-    out: pl.DataFrame,
-    requests: pl.DataFrame | None = None,
-    *,
-    model: str | None = None,
-    prefix: str = "",
-    prices: Mapping[str, Mapping[str, float]] | None = None,
-) -> pl.DataFrame:
-    """One row summing up a run: outcomes, parsed labels or fields, tokens and cost.
-
-    Tokens and cost count each unique request once (a shared answer is paid once). The cost
-    prices ``input_tokens`` (no cache), ``cache_read_input_tokens``,
-    ``cache_creation_input_tokens`` and ``output_tokens`` each at its own rate
-    (:data:`~siraya_frames.PRICES`), at the batch discount.
-
-    Parameters
-    ----------
-    out
-        The joined frame (:func:`run` or :func:`join_results`).
-    requests
-        The :func:`build_requests` frame it came from: gives each request's model.
-    model
-        Without ``requests``: the model every request used.
-    prefix
-        The ``prefix`` the columns were given.
-    prices
-        Price overrides, as for :func:`estimate`: ``input``, ``output`` and, optionally,
-        ``cache_read`` and ``cache_write`` (USD per million tokens, standard price).
-
-    Examples
-    --------
-    >>> out = pl.DataFrame({"custom_id": ["a", "a", "b"], "result_status": ["succeeded"] * 3,
-    ...                     "input_tokens": [100, 100, 50], "output_tokens": [10, 10, 5]})
-    >>> s = summarize(out, model="openai/gpt-4o-mini-batch")
-    >>> s.select("rows", "unique_requests", "input_tokens", "cost_usd").row(0)
-    (3, 2, 150, 1.575e-05)
-    """
-    models = _request_models(requests) if requests is not None else None
-    tokens = _per_model_tokens(out, prefix, models, model)
-    return _summary_frame(out, prefix, tokens, _cost_record(tokens, prices))
-
-
-def _summary_frame(
-    out: pl.DataFrame, prefix: str, tokens: pl.DataFrame, cost: dict[str, Any]
-) -> pl.DataFrame:
-    """:func:`summarize`'s row, from the tokens per model and their cost."""
-    status = pl.col(f"{prefix}result_status")
-    counts = out.select(
-        pl.len().alias("rows"),
-        pl.col("custom_id").n_unique().alias("unique_requests"),
-        (status == "succeeded").sum().alias("succeeded"),
-        (status == "errored").sum().alias("errored"),
-        status.is_in(["missing", "expired", "canceled"]).sum().alias("missing_or_expired"),
-        _parsed_expr(out, prefix).alias("parsed"),
-    )
-    return counts.with_columns(
-        pl.lit(int(tokens["input_tokens"].sum()), pl.Int64).alias("input_tokens"),
-        pl.lit(int(tokens["output_tokens"].sum()), pl.Int64).alias("output_tokens"),
-        pl.lit(int(tokens["cache_read_input_tokens"].sum()), pl.Int64).alias(
-            "cache_read_input_tokens"
-        ),
-        pl.lit(int(tokens["cache_creation_input_tokens"].sum()), pl.Int64).alias(
-            "cache_creation_input_tokens"
-        ),
-        pl.lit(cost["batch_cost_usd"], pl.Float64).alias("cost_usd"),
-        pl.lit(cost["saving_usd"], pl.Float64).alias("saved_vs_standard_usd"),
-        pl.lit(cost["note"], pl.String).alias("note"),
-    )
-
-
-def _parsed_expr(out: pl.DataFrame, prefix: str) -> pl.Expr:
-    if f"{prefix}label" in out.columns:
-        return pl.col(f"{prefix}label").is_not_null().sum()
-    if f"{prefix}parse_error" in out.columns:
-        return (
-            pl.col(f"{prefix}parse_error").is_null()
-            & pl.col(f"{prefix}response_text").is_not_null()
-        ).sum()
-    return pl.lit(None, pl.UInt32)

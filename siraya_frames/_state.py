@@ -101,6 +101,8 @@ class JobState:
     """The largest ``max_tokens`` of the job's requests: it bounds a results download."""
     max_result_bytes: int | None = None
     """The user's cap on one batch's results download; None: derived (see ``_wait``)."""
+    recipe: dict[str, Any] | None = None
+    """How ``run`` makes its frame and file from the answers (see ``_recipe.py``)."""
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> JobState:

@@ -187,6 +187,8 @@ def test_no_wait_then_status_wait_results(work: Path, server: Server) -> None:
     waited = ok(cli("wait jobs/a --quiet", cwd=work, server=server))
     assert (
         waited.stdout == "Job jobs/a: finished, 4 of 4 requests done in 1 batch; all succeeded.\n"
+        # --no-wait without --output: the recipe has no file to write, so say how
+        "Write the rows with their answers: siraya-frames results jobs/a --output OUT.parquet\n"
     )
     listed = ok(cli("status jobs/a --batches", cwd=work, server=server))
     assert re.search(r"^key +batch_id +status +requests +done +failed$", listed.stdout, re.M)
@@ -197,9 +199,10 @@ def test_no_wait_then_status_wait_results(work: Path, server: Server) -> None:
     assert batch["status"] == "completed" and batch["outcomes"] == {"succeeded": 4}
     assert batch["batch_id"] and batch["idempotency_key"].startswith("sf-")
     got = ok(cli("results jobs/a --output r.parquet", cwd=work, server=server))
-    assert "Wrote 4 results to r.parquet: 4 succeeded" in got.stdout
-    results = pl.read_parquet(work / "r.parquet")
-    assert sorted(results["response_text"].to_list()) == sorted(set(TEXTS))
+    assert "Wrote 6 rows with their answers to r.parquet: 6 succeeded" in got.stdout
+    results = pl.read_parquet(work / "r.parquet")  # the rows of run, in order (recipe saved)
+    assert results["text"].to_list() == TEXTS
+    assert results["response_text"].to_list() == TEXTS
 
 
 @pytest.fixture(scope="module")
