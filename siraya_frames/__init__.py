@@ -3,6 +3,7 @@
 The flow, each step a plain function: :func:`build_requests` → :func:`estimate` →
 :func:`submit` (a :class:`Job`) → :meth:`Job.wait` → :meth:`Job.results` →
 :func:`join_results` → :func:`write_parquet`; or all of it at once with :func:`run`.
+:func:`preview` answers a few rows now (the synchronous endpoint), to try a prompt first.
 
 Examples
 --------
@@ -41,6 +42,7 @@ from siraya_frames._labels import parse_labels
 from siraya_frames._parquet import read_provenance, write_parquet
 from siraya_frames._plan import BatchPayload, plan_batches, write_jsonl
 from siraya_frames._polling import PollSchedule
+from siraya_frames._preview import preview
 from siraya_frames._ratelimit import RateLimiter
 from siraya_frames._results import RESULT_SCHEMA, ResultsWarning, read_results
 from siraya_frames._run import run, summarize
@@ -85,6 +87,7 @@ __all__ = [
     "parse_extraction",
     "parse_labels",
     "plan_batches",
+    "preview",
     "read_provenance",
     "read_results",
     "run",

@@ -19,6 +19,7 @@ import pyarrow as pa
 
 from siraya_frames import _results_cache as results_cache
 from siraya_frames._results import RESULT_SCHEMA, ResultsWarning, ids_are_unique
+from siraya_frames._reuse import with_reused
 from siraya_frames._shapes import BatchStatus
 from siraya_frames._store import BatchRecord, JobState, JobStore
 from siraya_frames._wait import is_finished
@@ -148,6 +149,11 @@ def _in_request_order(best: pl.DataFrame, store: JobStore) -> pl.DataFrame:
 
 
 def collect_results(store: JobStore, state: JobState) -> pl.DataFrame:
+    """One outcome per id: the job's own, plus the answers it took from the answer store."""
+    return with_reused(store.path, _own_results(store, state))
+
+
+def _own_results(store: JobStore, state: JobState) -> pl.DataFrame:
     if not state.batches:
         return pl.DataFrame(schema={**RESULT_SCHEMA, "batch_id": pl.String})
     joined, stray = _batch_frames(store, state)

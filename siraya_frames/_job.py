@@ -41,6 +41,7 @@ from siraya_frames._errors import JobBusyError, JobError, JobStoreError, SirayaE
 from siraya_frames._ids import update_joined
 from siraya_frames._plan import BatchPayload, unique_requests
 from siraya_frames._polling import PollSchedule, Steps, adrive, drive
+from siraya_frames._reuse import decide_reuse, without_reused
 from siraya_frames._store import JobState, JobStore
 from siraya_frames._submit import (
     next_round,
@@ -511,6 +512,7 @@ def submit(
     provenance: dict[str, Any] | None = None,
     protocol: str | None = None,
     max_result_bytes: int | None = None,
+    reuse: bool = True,
 ) -> Job:
     """Send each unique request once, split into batches, and return the :class:`Job`.
 
@@ -538,6 +540,9 @@ def submit(
         The most one batch's results download may bring (decoded); default: a generous
         bound from the batch's requests and their ``max_tokens``. Given again on a re-run,
         it replaces the job's.
+    reuse
+        Take the answers :func:`preview` already got to some of the requests (same service)
+        instead of sending them; decided once, when the job is created.
     """
     client = client or SirayaClient(protocol=protocol)
     if protocol is not None and client.protocol != protocol:
@@ -553,9 +558,10 @@ def submit(
     with store.lock():  # two processes starting the same job: one plans it, one is told
         existed = store.exists()
         if not existed:
+            rest = decide_reuse(store.path, unique, client, reuse=reuse)  # before the state
             limits = (max_requests, max_bytes)
             bodies = _new_job(
-                store, unique, job_id, client, limits, provenance or {}, max_result_bytes
+                store, rest, job_id, client, limits, provenance or {}, max_result_bytes
             )
     if existed:
         job = _reattach(store, unique, client, provenance or {})
@@ -587,7 +593,7 @@ def _reattach(
     check_same_task(store.path, job._state, provenance)
     logger.info("re-attaching to the job in %s", store.path)
     job.submit_pending()
-    added = job.add_requests(unique)
+    added = job.add_requests(without_reused(store.path, unique))  # the job's own record holds
     if added:
         logger.info("submitted %d requests the job did not hold yet", added)
     return job

@@ -137,6 +137,7 @@ def run(
     prices: Mapping[str, Mapping[str, float]] | None = None,
     protocol: str | None = None,
     max_result_bytes: int | None = None,
+    reuse: bool = True,
     **params: Any,
 ) -> pl.DataFrame | Job:
     """Label or transform every row of ``df`` through the batch API, in one call.
@@ -190,6 +191,9 @@ def run(
     max_result_bytes
         The most one batch's results download may bring; default a generous bound from its
         requests and ``max_tokens`` (see :func:`siraya_frames._wait.result_cap`).
+    reuse
+        Take the answers :func:`preview` already got (same requests, same service) instead
+        of sending them again (see :func:`submit`).
 
     Returns
     -------
@@ -242,6 +246,7 @@ def run(
         provenance=provenance,
         protocol=protocol,
         max_result_bytes=max_result_bytes,
+        reuse=reuse,
     )
     del unique
     if not wait:

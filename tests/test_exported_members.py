@@ -30,3 +30,8 @@ def test_every_error_is_one_tree():
         obj = getattr(sf.errors, name)
         if isinstance(obj, type) and issubclass(obj, Exception):
             assert issubclass(obj, sf.SirayaError), name
+
+
+def test_preview_is_exported():
+    assert sf.preview.__module__ == "siraya_frames._preview"
+    assert "preview" in sf.__all__
