@@ -499,7 +499,11 @@ def _new_job(
         protocol=client.protocol,
         max_result_bytes=max_result_bytes,
     )
-    return plan_added(store, state, unique.clear(), unique)
+    bodies = plan_added(store, state, unique.clear(), unique)
+    if unique.is_empty():  # every request answered from the answer store: no batch
+        store.write_requests(unique)
+        store.save_job(state)
+    return bodies
 
 
 def submit(

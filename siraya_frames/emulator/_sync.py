@@ -38,6 +38,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from siraya_frames.emulator import _anthropic, _openai_shapes
+from siraya_frames.emulator._asgi import ENDPOINT
 from siraya_frames.emulator._http import Handlers, bearer_token, same_key
 from siraya_frames.emulator._model import COMPLETED, SUCCEEDED, Batch, Outcome, ResultRow
 from siraya_frames.emulator._params import anthropic_problem, openai_problem
@@ -91,6 +92,7 @@ class _Sync:
 
     def _gate(self, request: Request) -> Response | None:
         h = self.h
+        request.scope[ENDPOINT] = self.endpoint  # the call log names it, even when refused
         if self.chat or h.config.dialect == "anthropic" or not h.config.api_key:
             return h.gate(request, self.endpoint)
         sent = request.headers.get("x-api-key") or bearer_token(request)  # Siraya dialects
