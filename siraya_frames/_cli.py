@@ -19,6 +19,7 @@ from typing import Any
 
 import polars as pl
 
+from siraya_frames._cli_preview import add_preview
 from siraya_frames._errors import InputError, SirayaError
 
 __all__ = ["build_parser", "main", "parse_schema_spec"]
@@ -418,6 +419,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_run(sub)
     _add_estimate(sub)
+    add_preview(sub)
     s = _add_job(
         sub, "status", "show a job's batches and progress", "siraya-frames status DIR", _cmd_status
     )

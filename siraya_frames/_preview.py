@@ -54,7 +54,7 @@ from siraya_frames._unique import collect_streaming, unique_requests
 
 logger = logging.getLogger("siraya_frames")
 
-__all__ = ["DEFAULT_PREVIEW_ROWS", "preview"]
+__all__ = ["DEFAULT_PREVIEW_ROWS", "answer_rows", "preview"]
 
 DEFAULT_PREVIEW_ROWS = 20
 SAMPLES = ("head", "random")
@@ -190,12 +190,45 @@ def preview(
     BudgetExceededError, InputError
         Before anything is sent.
     """
+    task = {"prompt": prompt, "model": model, "max_tokens": max_tokens, "messages": messages,
+            "system": system, "labels": labels, "abstain": abstain, "schema": schema}  # fmt: skip
+    task.update(params)
+    picked = {"n": n, "sample": sample, "seed": seed}
+    sending = {"client": client, "protocol": protocol, "max_concurrency": max_concurrency,
+               "reuse": reuse, "answers_dir": answers_dir}  # fmt: skip
+    out, line = answer_rows(df, task, **picked, **sending, prefix=prefix,
+                            max_cost_usd=max_cost_usd, prices=prices)  # fmt: skip
+    if show_summary:
+        print(line, file=sys.stderr)
+    return out
+
+
+def answer_rows(
+    df: pl.DataFrame | pl.LazyFrame,
+    task: dict[str, Any],
+    *,
+    n: int = DEFAULT_PREVIEW_ROWS,
+    sample: str = "head",
+    seed: int = 0,
+    client: SirayaClient | None = None,
+    protocol: str | None = None,
+    max_concurrency: int | None = None,
+    reuse: bool = True,
+    answers_dir: str | os.PathLike[str] | None = None,
+    prefix: str = "",
+    max_cost_usd: float | None = None,
+    prices: Mapping[str, Mapping[str, float]] | None = None,
+) -> tuple[pl.DataFrame, str]:
+    """:func:`preview`'s rows and its cost line (``task``: the request arguments of
+    :func:`run`: ``prompt``, ``model``, ``labels``... and the other params)."""
+    task = dict(task)
+    labels, abstain = task.pop("labels", None), task.pop("abstain", None)
+    schema = task.pop("schema", None)
     rows = pick_rows(df, n, sample, seed)
     norm_schema = normalize_schema(schema) if schema is not None else None
     _check_new_columns(rows.columns, labels, norm_schema, prefix)
-    template = _task_prompt(prompt, labels, abstain, norm_schema)
-    task = {"messages": messages, "system": system, "model": model, "max_tokens": max_tokens}
-    requests = _requests(rows, template, **task, **params)
+    template = _task_prompt(task.pop("prompt", None), labels, abstain, norm_schema)
+    requests = _requests(rows, template, **task)
     unique = unique_requests(requests)
     if max_cost_usd is not None:
         _check_budget(requests, unique, max_cost_usd, prices)
@@ -221,6 +254,4 @@ def preview(
     )
     line = _cost_line(rows.height, unique.height, sent, reused.height, models, prices)
     logger.info("%s", line)
-    if show_summary:
-        print(line, file=sys.stderr)
-    return out
+    return out, line

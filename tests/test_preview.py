@@ -256,3 +256,25 @@ def test_sync_endpoint_faults_send_retry_after() -> None:
     assert limited.status_code == 429 and limited.headers["retry-after"] == "2"
     assert limited.json()["error"]["type"] == "rate_limit_error"
     assert answered.status_code == 200
+
+
+def test_cli_preview_prints_the_rows_in_full_then_the_cost_line(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from siraya_frames._cli import main
+
+    long = "positive and a review long enough that a default table would cut it short " * 2
+    path = tmp_path / "in.csv"
+    pl.DataFrame({"review": [long.strip(), "negative", "third"]}).write_csv(path)
+    monkeypatch.setenv("SIRAYA_API_KEY", "k")
+    with Emulator(responder=Recorder()) as emu:
+        args = ["preview", str(path), "--prompt", "{review}", "--model", "m", "-n", "2",
+                "--base-url", emu.base_url]  # fmt: skip
+        assert main(args) == 0
+        first = capsys.readouterr().out
+        assert main([*args, "--random", "--seed", "1"]) == 0
+        second = capsys.readouterr().out
+    assert "cut it short" in first.replace("\n", " ") and "…" not in first
+    assert "negative" in first and "third" not in first and "custom_id" not in first
+    assert first.rstrip().splitlines()[-1].startswith("preview: 2 rows, 2 unique requests: 2 sent")
+    assert "reused" in second.rstrip().splitlines()[-1]
