@@ -40,6 +40,7 @@ from siraya_frames._errors import BudgetExceededError, InputError
 from siraya_frames._estimate import estimate_planned
 from siraya_frames._extract import normalize_schema
 from siraya_frames._join import join_results
+from siraya_frames._lines_common import RESULT_SCHEMA
 from siraya_frames._run import (
     DEFAULT_MAX_TOKENS,
     _add_task_columns,
@@ -193,11 +194,11 @@ def preview(
     task = {"prompt": prompt, "model": model, "max_tokens": max_tokens, "messages": messages,
             "system": system, "labels": labels, "abstain": abstain, "schema": schema}  # fmt: skip
     task.update(params)
-    picked = {"n": n, "sample": sample, "seed": seed}
-    sending = {"client": client, "protocol": protocol, "max_concurrency": max_concurrency,
-               "reuse": reuse, "answers_dir": answers_dir}  # fmt: skip
-    out, line = answer_rows(df, task, **picked, **sending, prefix=prefix,
-                            max_cost_usd=max_cost_usd, prices=prices)  # fmt: skip
+    out, line = answer_rows(
+        df, task, n=n, sample=sample, seed=seed, client=client, protocol=protocol,
+        max_concurrency=max_concurrency, reuse=reuse, answers_dir=answers_dir, prefix=prefix,
+        max_cost_usd=max_cost_usd, prices=prices,
+    )  # fmt: skip
     if show_summary:
         print(line, file=sys.stderr)
     return out
@@ -239,7 +240,7 @@ def answer_rows(
         reused = (
             lookup_answers(unique["custom_id"], service=service, answers_dir=answers_dir)
             if reuse
-            else lookup_answers(pl.Series([], dtype=pl.String), service=service)
+            else pl.DataFrame(schema=RESULT_SCHEMA)
         )
         todo = unique.join(reused.select("custom_id"), on="custom_id", how="anti")
         sent = answer_now(client, todo, max_concurrency=max_concurrency)

@@ -278,3 +278,14 @@ def test_cli_preview_prints_the_rows_in_full_then_the_cost_line(
     assert "negative" in first and "third" not in first and "custom_id" not in first
     assert first.rstrip().splitlines()[-1].startswith("preview: 2 rows, 2 unique requests: 2 sent")
     assert "reused" in second.rstrip().splitlines()[-1]
+
+
+def test_max_cost_is_checked_at_the_standard_price_before_sending() -> None:
+    df = pl.DataFrame({"review": ["positive", "negative"]})
+    prices = {"m": {"input": 1.0, "output": 1.0}}  # USD per 1M tokens
+    with Emulator() as emu, sf.SirayaClient("k", emu.base_url) as client:
+        with pytest.raises(errors.BudgetExceededError, match="standard price"):
+            sf.preview(df, **task(client), prices=prices, max_cost_usd=1e-9)
+        assert sync_calls(emu) == 0
+        out = sf.preview(df, **task(client), prices=prices, max_cost_usd=1.0)
+    assert out.height == 2
