@@ -30,7 +30,6 @@ Examples
 >>> from siraya_frames.emulator._config import EmulatorConfig
 >>> from siraya_frames.emulator._store import Store
 >>> from siraya_frames.emulator._runtime import Runtime
-from siraya_frames.emulator._sync import sync_routes
 >>> app = build_app(Runtime(EmulatorConfig(), Store(os.path.join(tempfile.mkdtemp(), "s"))))
 >>> callable(app)
 True
