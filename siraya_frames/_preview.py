@@ -36,7 +36,7 @@ import polars as pl
 from siraya_frames._answers import lookup_answers, save_answers, service_id
 from siraya_frames._build import build_requests
 from siraya_frames._client import SirayaClient
-from siraya_frames._errors import BudgetExceededError, InputError
+from siraya_frames._errors import BudgetExceededError, ConfigurationError, InputError
 from siraya_frames._estimate import estimate_planned
 from siraya_frames._extract import normalize_schema
 from siraya_frames._join import join_results
@@ -233,6 +233,11 @@ def answer_rows(
     unique = unique_requests(requests)
     if max_cost_usd is not None:
         _check_budget(requests, unique, max_cost_usd, prices)
+    if client is not None and not isinstance(client, SirayaClient):
+        raise ConfigurationError(
+            f"preview sends with a SirayaClient; got {type(client).__name__}: pass "
+            "sf.SirayaClient(...) (same key, base_url and protocol)"
+        )
     own = client is None
     client = client or SirayaClient(protocol=protocol)
     try:

@@ -289,3 +289,10 @@ def test_max_cost_is_checked_at_the_standard_price_before_sending() -> None:
         assert sync_calls(emu) == 0
         out = sf.preview(df, **task(client), prices=prices, max_cost_usd=1.0)
     assert out.height == 2
+
+
+def test_an_async_client_is_refused_with_the_fix() -> None:
+    df = pl.DataFrame({"review": ["a"]})
+    client = sf.AsyncSirayaClient("k", "http://127.0.0.1:9/v1")
+    with pytest.raises(errors.ConfigurationError, match="SirayaClient"):
+        sf.preview(df, prompt="{review}", model="m", client=client)  # type: ignore[arg-type]

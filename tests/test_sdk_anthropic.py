@@ -253,9 +253,8 @@ def test_sdk_messages_create_parses_the_sync_answer(client: anthropic.Anthropic)
     assert client.messages.create(**params("again")).content[0].text == "again"
 
 
-def test_sdk_messages_create_tool_answer_and_bad_params(client: anthropic.Anthropic) -> None:
-    # the responder answers a custom_id starting with "tool" with a tool call; sync ids
-    # are "sync-<hash>", so a plain text answer here; bad params are a 400 the SDK raises
+def test_sdk_messages_create_bad_params_raise_bad_request(client: anthropic.Anthropic) -> None:
+    # bad params are checked as the batch path checks them: a 400 the SDK raises
     with pytest.raises(anthropic.BadRequestError, match="max_tokens"):
         client.messages.create(
             model=MODEL, max_tokens=0, messages=[{"role": "user", "content": "x"}]
