@@ -3,6 +3,7 @@
 The flow, each step a plain function: :func:`build_requests` → :func:`estimate` →
 :func:`submit` (a :class:`Job`) → :meth:`Job.wait` → :meth:`Job.results` →
 :func:`join_results` → :func:`write_parquet`; or all of it at once with :func:`run`.
+:func:`preview` answers a few rows now (the synchronous endpoint), to try a prompt first.
 
 Examples
 --------
@@ -48,6 +49,7 @@ from siraya_frames._parquet import read_provenance, write_parquet
 from siraya_frames._plan import BatchPayload, plan_batches, write_jsonl
 from siraya_frames._plots import plot_confusion, plot_labels
 from siraya_frames._polling import PollSchedule
+from siraya_frames._preview import preview
 from siraya_frames._ratelimit import RateLimiter
 from siraya_frames._results import RESULT_SCHEMA, ResultsWarning, read_results
 from siraya_frames._run import run, summarize
@@ -102,6 +104,7 @@ __all__ = [
     "plan_batches",
     "plot_confusion",
     "plot_labels",
+    "preview",
     "read_provenance",
     "read_results",
     "run",

@@ -32,6 +32,7 @@ from siraya_frames._cli_args import (
     parse_prices,
 )
 from siraya_frames._cli_models import add_models
+from siraya_frames._cli_preview import add_preview
 from siraya_frames._cli_words import cli_words
 from siraya_frames._errors import InputError, SirayaError
 
@@ -361,6 +362,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_run(sub)
     _add_estimate(sub)
+    add_preview(sub)
     s = _add_job(
         sub, "status", "show a job's batches and progress", "siraya-frames status DIR", _cmd_status
     )

@@ -290,7 +290,8 @@ class _Base:
         return replace(call, url=url, authed=self._same_origin(url), hops=call.hops + 1)
 
     def _request(self, call: HttpCall) -> tuple[str, str, dict[str, str], bytes | None]:
-        headers = headers_for(call, self.wire.auth_headers(self._api_key))
+        auth = self.wire.sync_auth_headers if call.kind == "sync" else self.wire.auth_headers
+        headers = headers_for(call, auth(self._api_key))
         return call.method, call.url, headers, call.body
 
     # ---- answers
@@ -305,6 +306,8 @@ class _Base:
         if call.kind == "list":
             states, after = self.wire.parse_list(body)
             return [self._readable(state) for state in states], after
+        if call.kind == "sync":
+            return body
         if call.kind == "file":
             return check_batch_id(self.wire.parse_file(body), what="file id")
         if call.kind == "models":

@@ -19,6 +19,7 @@ import pyarrow as pa
 from siraya_frames import _results_cache as results_cache
 from siraya_frames._display import plural
 from siraya_frames._results import RESULT_SCHEMA, ResultsWarning, ids_are_unique
+from siraya_frames._reuse import with_reused
 from siraya_frames._shapes import BatchStatus
 from siraya_frames._store import BatchRecord, JobState, JobStore
 from siraya_frames._wait import is_finished
@@ -154,6 +155,11 @@ def _in_request_order(best: pl.DataFrame, store: JobStore) -> pl.DataFrame:
 
 
 def collect_results(store: JobStore, state: JobState) -> pl.DataFrame:
+    """One outcome per id: the job's own, plus the answers it took from the answer store."""
+    return with_reused(store.path, _own_results(store, state))
+
+
+def _own_results(store: JobStore, state: JobState) -> pl.DataFrame:
     if not state.batches:
         return pl.DataFrame(schema={**RESULT_SCHEMA, "batch_id": pl.String})
     joined, stray = _batch_frames(store, state)
@@ -174,6 +180,10 @@ def collect_answers(store: JobStore, state: JobState) -> pl.DataFrame:
     without a copy; only a job with several rounds is then reduced to one outcome per id
     (a success wins, else the latest round). For ``run``'s join, which keeps the rows' order.
     """
+    return with_reused(store.path, _own_answers(store, state))  # + answers taken from the store
+
+
+def _own_answers(store: JobStore, state: JobState) -> pl.DataFrame:
     if not state.batches:
         return pl.DataFrame(schema={**RESULT_SCHEMA, "batch_id": pl.String})
     workers = min(len(state.batches), max(1, pa.cpu_count()))

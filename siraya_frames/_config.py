@@ -206,3 +206,22 @@ def resolve_rate_limit(
             f"for no limit (argument rate_limit=, or {ENV_RATE_LIMIT})"
         )
     return rate_limit or None
+
+
+ENV_ANSWERS_DIR = "SIRAYA_ANSWERS_DIR"
+DEFAULT_ANSWERS_FOLDER = "answers"
+"""The answer store's folder under the job root (``<job root>/answers``) by default."""
+
+
+def resolve_answers_dir(answers_dir: str | os.PathLike[str] | None = None) -> str:
+    """Return the answer store's folder: the argument, ``SIRAYA_ANSWERS_DIR``, else
+    ``<job root>/answers``.
+
+    Examples
+    --------
+    >>> resolve_answers_dir("/tmp/a")
+    '/tmp/a'
+    """
+    if answers_dir or os.environ.get(ENV_ANSWERS_DIR):
+        return os.fspath(answers_dir or os.environ[ENV_ANSWERS_DIR])
+    return os.path.join(resolve_job_root(), DEFAULT_ANSWERS_FOLDER)

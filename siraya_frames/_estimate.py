@@ -110,6 +110,7 @@ def estimate(
     max_cost_usd: float | None = None,
     protocol: str | None = None,
     max_result_bytes: int | None = None,
+    reuse: bool = True,
     **params: Any,
 ) -> pl.DataFrame:
     """Return one row: counts, batches, estimated tokens and cost of a requests frame.
@@ -128,8 +129,9 @@ def estimate(
         columns.
     prompt, model, max_tokens, messages, system, labels, abstain, schema, prefix, **params
         As for :func:`run`. ``output``, ``job_dir``, ``wait``, ``timeout``, ``progress``,
-        ``show_summary``, ``max_cost_usd`` and ``max_result_bytes`` are accepted, so the
-        same arguments can be passed to both, and unused; ``client`` gives the protocol.
+        ``show_summary``, ``max_cost_usd``, ``max_result_bytes`` and ``reuse`` are accepted,
+        so the same arguments can be passed to both, and unused (every request is counted,
+        also one a preview answered: an upper bound); ``client`` gives the protocol.
     prices
         ``{"model": {"input": usd_per_million, "output": usd_per_million}}`` standard prices
         that override or extend :data:`PRICES`; ``cache_read`` and ``cache_write`` are
@@ -175,6 +177,7 @@ def estimate(
     parameter 'top_k'
     """
     del output, job_dir, wait, timeout, progress, show_summary, max_cost_usd, max_result_bytes
+    del reuse
     if prompt is not None or messages is not None:
         from siraya_frames._prepare import prepare  # prepare builds on this module
 

@@ -174,7 +174,8 @@ class HttpCall:
     """True for a results-file download: the body is saved as it is."""
     content_type: str = "application/json"
     kind: str = "batch"
-    """What the answer is: ``batch`` (a batch object), ``list`` or ``file``."""
+    """What the answer is: ``batch`` (a batch object), ``list``, ``file`` or ``sync`` (one
+    request answered now: the body is returned as it is, and a resend is safe)."""
     key_honoured: bool = True
     """False where the service ignores ``Idempotency-Key``: then a POST whose outcome is
     uncertain is not retried (the lifecycle looks for the batch instead)."""
@@ -188,7 +189,7 @@ class HttpCall:
     @property
     def idempotent(self) -> bool:
         keyed = self.idempotency_key is not None and self.key_honoured
-        return self.method == "GET" or keyed or "/cancel" in self.url
+        return self.method == "GET" or keyed or "/cancel" in self.url or self.kind == "sync"
 
 
 def headers_for(call: HttpCall, auth: dict[str, str]) -> dict[str, str]:

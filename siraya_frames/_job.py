@@ -43,6 +43,7 @@ from siraya_frames._polling import PollSchedule, Steps, adrive, drive
 from siraya_frames._progress import Progress
 from siraya_frames._recipe import Recipe, remember, resume_hint
 from siraya_frames._retarget import has_ended, may_follow, retarget_steps
+from siraya_frames._reuse import decide_reuse, without_reused
 from siraya_frames._status import JobStatus
 from siraya_frames._store import JobState, JobStore
 from siraya_frames._submit import (
@@ -461,7 +462,11 @@ def _new_job(
         protocol=client.protocol,
         max_result_bytes=max_result_bytes,
     )
-    return plan_added(store, state, unique.clear(), unique)
+    bodies = plan_added(store, state, unique.clear(), unique)
+    if unique.is_empty():  # every request answered from the answer store: no batch
+        store.write_requests(unique)
+        store.save_job(state)
+    return bodies
 
 
 def submit(
@@ -475,6 +480,7 @@ def submit(
     protocol: str | None = None,
     max_result_bytes: int | None = None,
     recipe: Recipe | None = None,
+    reuse: bool = True,
 ) -> Job:
     """Send each unique request once, split into batches, and return the :class:`Job`.
 
@@ -504,12 +510,16 @@ def submit(
         it replaces the job's.
     recipe
         What ``run`` saves in the job (with its input rows) for :meth:`Job.output`.
+    reuse
+        Take the answers :func:`preview` already got to some of the requests (same service)
+        instead of sending them; decided once, when the job is created.
     """
     if client is None:  # a client of its own, closed here; the job makes one when it needs
         with SirayaClient(protocol=protocol) as own:
             job = submit(requests, client=own, job_dir=job_dir, max_requests=max_requests,
                          max_bytes=max_bytes, provenance=provenance,
-                         max_result_bytes=max_result_bytes, recipe=recipe)  # fmt: skip
+                         max_result_bytes=max_result_bytes, recipe=recipe,
+                         reuse=reuse)  # fmt: skip
         job._client = None
         return job
     if protocol is not None and client.protocol != protocol:
@@ -526,9 +536,10 @@ def submit(
     with store.lock():  # two processes starting the same job: one plans it, one is told
         existed = store.exists()
         if not existed:
+            rest = decide_reuse(store.path, unique, client, reuse=reuse)  # before the state
             limits = (max_requests, max_bytes)
             bodies = _new_job(
-                store, unique, job_id, client, limits, provenance or {}, max_result_bytes
+                store, rest, job_id, client, limits, provenance or {}, max_result_bytes
             )
             remember(store, recipe)  # before any create: a Ctrl-C can still make the file
     if existed:
@@ -572,7 +583,7 @@ def _reattach(
     with store.lock():
         remember(store, recipe)
     job.submit_pending()
-    added = job.add_requests(unique)
+    added = job.add_requests(without_reused(store.path, unique))  # the job's own record holds
     if added:
         logger.info("submitted %d requests the job did not hold yet", added)
     return job

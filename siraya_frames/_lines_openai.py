@@ -54,7 +54,7 @@ from siraya_frames._lines_common import (
     valid_id_expr,
 )
 
-__all__ = ["CHAT_FIELDS", "fast_openai", "openai_row"]
+__all__ = ["CHAT_FIELDS", "chat_completion_row", "fast_openai", "openai_row"]
 
 
 def _parts_text(content: object) -> str | None:
@@ -127,7 +127,7 @@ def _tokens(usage: object) -> Tokens:
     return inputs, outputs, cached, None
 
 
-def _chat_completion(custom_id: str, body: dict[str, Any]) -> tuple[Any, ...] | None:
+def chat_completion_row(custom_id: str, body: dict[str, Any]) -> tuple[Any, ...] | None:
     """A chat.completion body (or an Anthropic message body); None if it is neither."""
     choices = body.get("choices")
     if isinstance(choices, list) and choices and isinstance(choices[0], dict):
@@ -192,7 +192,7 @@ def openai_row(custom_id: str, obj: dict[str, Any], where: str, raw: object) -> 
     if isinstance(response, dict):
         status, body = _status(response), _body(response)
         ok = status is None or 200 <= status < 300
-        if ok and isinstance(body, dict) and (found := _chat_completion(custom_id, body)):
+        if ok and isinstance(body, dict) and (found := chat_completion_row(custom_id, body)):
             return found, None
         if isinstance(error, dict):
             return _error_row(custom_id, error), None

@@ -69,6 +69,7 @@ class _Namespace:
         max_cost_usd: float | None = None,
         protocol: str | None = None,
         max_result_bytes: int | None = None,
+        reuse: bool = True,
         **params: Any,
     ) -> pl.DataFrame:
         """:func:`siraya_frames.estimate` of what ``run`` with these arguments would send."""
@@ -103,6 +104,7 @@ class _Namespace:
         protocol: str | None = None,
         max_result_bytes: int | None = None,
         dry_run: bool = False,
+        reuse: bool = True,
         **params: Any,
     ) -> FrameOut | Job | pl.DataFrame:
         """:func:`siraya_frames.run` on this frame (the result is of this frame's kind)."""

@@ -76,6 +76,7 @@ def run(
     protocol: str | None = None,
     max_result_bytes: int | None = None,
     dry_run: bool = False,
+    reuse: bool = True,
     **params: Any,
 ) -> FrameOut | Job | pl.DataFrame:
     """Label or transform every row of ``df`` through the batch API, in one call.
@@ -138,6 +139,9 @@ def run(
     Before submitting, ``run`` says in one line what it is about to spend (requests,
     batches, upper-bound cost; or, re-attaching, what its job already holds): logged at
     INFO, and shown where the summary is unless ``show_summary=False``.
+    reuse
+        Take the answers :func:`preview` already got (same requests, same service) instead
+        of sending them again (see :func:`submit`).
 
     Returns
     -------
@@ -174,7 +178,7 @@ def run(
         resolve_key(prep.wire)
     models = _request_models(prep.requests)
     check_models(client, models["model"].unique(), protocol=protocol)  # before any spend
-    announce(prep, client=client, job_dir=job_dir, show=show_summary or progress)
+    announce(prep, client=client, job_dir=job_dir, show=show_summary or progress, reuse=reuse)
     request_params = {"max_tokens": max_tokens, "system": system, "messages": messages, **params}
     record = provenance(prep, prompt, model, labels, abstain, request_params)
     kind, norm_schema, requests, unique = prep.kind, prep.schema, prep.requests, prep.unique
@@ -193,6 +197,7 @@ def run(
         protocol=protocol,
         max_result_bytes=max_result_bytes,
         recipe=recipe,
+        reuse=reuse,
     )
     del unique
     if not wait:

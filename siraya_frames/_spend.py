@@ -22,6 +22,7 @@ from typing import Any
 
 import polars as pl
 
+from siraya_frames._answers import lookup_answers, service_id
 from siraya_frames._config import resolve_base_url
 from siraya_frames._errors import BudgetExceededError, ConfigurationError, SirayaError
 from siraya_frames._estimate import PRICES_AS_OF, estimate_planned
@@ -97,7 +98,9 @@ def check_budget(prep: Prepared, max_cost_usd: float) -> None:
     logger.info("estimated cost up to $%.4f, within max_cost_usd=%s", cost, max_cost_usd)
 
 
-def announce(prep: Prepared, *, client: Any, job_dir: Any, show: bool) -> str | None:
+def announce(
+    prep: Prepared, *, client: Any, job_dir: Any, show: bool, reuse: bool = True
+) -> str | None:
     """Say, before submit, what the run is about to spend (or what its job already holds).
 
     Always logged at INFO; shown (stderr in a terminal, the cell's output in a notebook)
@@ -108,27 +111,51 @@ def announce(prep: Prepared, *, client: Any, job_dir: Any, show: bool) -> str | 
     path = Path(job_dir) if job_dir is not None else _default_path(prep, client)
     store = JobStore(path) if path is not None else None
     line = _reattach_line(prep, store) if store is not None and store.exists() else None
-    line = line or spend_line(prep.estimate().row(0, named=True))
+    line = line or _new_job_line(prep, _base_url(prep, client), reuse)
     logger.info("%s", line)
     if show:
         say(line)
     return line
 
 
-def _default_path(prep: Prepared, client: Any) -> Path | None:
-    """The job directory submit will derive (from the ids and the service URL, resolved as
-    the client submit makes would); ``None`` when the URL is refused: submit says why."""
+def _base_url(prep: Prepared, client: Any) -> str | None:
+    """The service URL, resolved as the client submit makes would; ``None`` when it is
+    refused: submit says why."""
     if client is not None:
-        base_url = client.base_url
-    else:
-        wire = prep.wire
-        try:
-            base_url = resolve_base_url(
-                None, env_var=wire.env_base_url, default=wire.default_base_url
-            )
-        except ConfigurationError:
-            return None
-    return _default_job_dir(_job_id(prep.unique["custom_id"], base_url))
+        return str(client.base_url)
+    wire = prep.wire
+    try:
+        return resolve_base_url(None, env_var=wire.env_base_url, default=wire.default_base_url)
+    except ConfigurationError:
+        return None
+
+
+def _default_path(prep: Prepared, client: Any) -> Path | None:
+    """The job directory submit will derive (from the ids and the service URL)."""
+    base_url = _base_url(prep, client)
+    return (
+        None if base_url is None else _default_job_dir(_job_id(prep.unique["custom_id"], base_url))
+    )
+
+
+def _new_job_line(prep: Prepared, base_url: str | None, reuse: bool) -> str:
+    """The spend line of a new job; the answers :func:`~siraya_frames.preview` already got
+    to some of its requests are reused (see ``submit``), so they are left out of it."""
+    answered = pl.Series("custom_id", [], pl.String)
+    if reuse and base_url is not None:
+        service = service_id(prep.wire.name, base_url)
+        answered = lookup_answers(prep.unique["custom_id"], service=service)["custom_id"]
+    found = answered.len()
+    if not found:
+        return spend_line(prep.estimate().row(0, named=True))
+    rest = prep.unique.filter(~pl.col("custom_id").is_in(answered.implode()))
+    if rest.is_empty():
+        return f"Nothing to send: all {_plural(found, 'request')} were answered earlier (preview)."
+    requests = prep.requests.filter(pl.col("custom_id").is_in(rest["custom_id"].implode()))
+    est = estimate_planned(requests, rest, prep.prices, max_requests=prep.max_requests,
+                           max_bytes=prep.max_bytes, protocol=prep.wire.name)  # fmt: skip
+    line = spend_line(est.row(0, named=True)).removesuffix(".")
+    return f"{line}; {_plural(found, 'answer')} from earlier previews reused, not paid again."
 
 
 def _reattach_line(prep: Prepared, store: JobStore) -> str | None:

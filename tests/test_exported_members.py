@@ -36,3 +36,8 @@ def test_evaluation_and_models_are_public():
     names = {"evaluate", "agreement", "models", "plot_confusion", "plot_labels"}
     assert names <= set(sf.__all__)
     assert {"LabelEvaluation", "ExtractionEvaluation", "Agreement"} <= set(sf.__all__)
+
+
+def test_preview_is_exported():
+    assert sf.preview.__module__ == "siraya_frames._preview"
+    assert "preview" in sf.__all__

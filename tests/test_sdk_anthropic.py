@@ -242,3 +242,20 @@ def test_cache_and_thinking_usage() -> None:
     assert [b.type for b in first.content] == ["thinking", "text"]
     assert first.content[0].thinking and first.content[0].signature
     assert first.content[1].text == "review 0"
+
+
+def test_sdk_messages_create_parses_the_sync_answer(client: anthropic.Anthropic) -> None:
+    raw = client.messages.with_raw_response.create(**params("hello now"))
+    message = strict(Message, raw_json(raw))
+    assert message.content[0].type == "text"
+    assert message.content[0].text == "hello now"
+    assert message.usage.service_tier == "standard"
+    assert client.messages.create(**params("again")).content[0].text == "again"
+
+
+def test_sdk_messages_create_bad_params_raise_bad_request(client: anthropic.Anthropic) -> None:
+    # bad params are checked as the batch path checks them: a 400 the SDK raises
+    with pytest.raises(anthropic.BadRequestError, match="max_tokens"):
+        client.messages.create(
+            model=MODEL, max_tokens=0, messages=[{"role": "user", "content": "x"}]
+        )

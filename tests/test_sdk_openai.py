@@ -269,3 +269,20 @@ def test_siraya_openai_result_lines_are_chat_completions(dialect: str) -> None:
     for item in bodies.values():
         strict(ChatCompletion, item)
     assert bodies["s1"]["choices"][0]["finish_reason"] == "length"
+
+
+def test_sdk_chat_completions_create_parses_the_sync_answer(client: openai.OpenAI) -> None:
+    messages = [{"role": "user", "content": "hello now"}]
+    raw = client.chat.completions.with_raw_response.create(model="gpt-test", messages=messages)
+    completion = strict(ChatCompletion, raw_json(raw))
+    assert completion.choices[0].message.content == "hello now"
+    usage = completion.usage
+    assert usage is not None and usage.completion_tokens_details is not None
+    # the responder adds 4 words of thinking: counted as reasoning output tokens
+    assert (usage.completion_tokens, usage.completion_tokens_details.reasoning_tokens) == (6, 4)
+    again = client.chat.completions.create(model="gpt-test", messages=messages)
+    assert again.choices[0].finish_reason == "stop"
+    with pytest.raises(openai.BadRequestError, match="role"):
+        client.chat.completions.create(
+            model="gpt-test", messages=[{"role": "robot", "content": "x"}]
+        )

@@ -23,6 +23,8 @@ from urllib.parse import urlencode, urljoin
 from siraya_frames._errors import UnexpectedResponseError
 from siraya_frames._guards import loads, path_segment
 from siraya_frames._http import error_detail
+from siraya_frames._lines_common import unrecognized
+from siraya_frames._lines_openai import chat_completion_row
 from siraya_frames._plan import JSON_REQUESTS, RequestEncoding
 from siraya_frames._shapes import BatchState
 
@@ -107,6 +109,9 @@ class WireProtocol:
     rate_limit: ClassVar[float] = 120.0
     """Requests per minute a client spends by default (``rate_limit=`` overrides it)."""
     batches_path: ClassVar[str] = "/batches"
+    sync_path: ClassVar[str] = "/messages"
+    """The synchronous endpoint (one request, answered now) :func:`~siraya_frames.preview`
+    calls: Anthropic's Messages API by default."""
 
     # ---- endpoints
     def create_url(self, base_url: str) -> str:
@@ -182,6 +187,28 @@ class WireProtocol:
         if not isinstance(obj.get("id"), str) or not obj["id"]:
             raise UnexpectedResponseError(f"the file upload answer has no id: {body[:200]!r}")
         return obj["id"]
+
+    # ---- the synchronous call (preview)
+    def sync_url(self, base_url: str) -> str:
+        return f"{base_url}{self.sync_path}"
+
+    def sync_auth_headers(self, api_key: str) -> dict[str, str]:
+        """The auth headers of the synchronous call (by default the batch calls')."""
+        return self.auth_headers(api_key)
+
+    def sync_body(self, params_json: str, *, custom_id: str) -> bytes:
+        """The body of the synchronous call: the request's Messages params as they are."""
+        return params_json.encode()
+
+    def parse_sync(self, body: bytes, *, custom_id: str) -> tuple[Any, ...]:
+        """One results row (:data:`~siraya_frames._lines_common.RESULT_SCHEMA` order) of a
+        synchronous answer: an Anthropic ``message`` or an OpenAI ``chat.completion`` (read
+        as the batch result lines read them), else an ``unrecognized_result`` errored row."""
+        obj = decode_object(body, what=f"the answer to request {custom_id!r}")
+        found = chat_completion_row(custom_id, obj)
+        if found is not None:
+            return found
+        return unrecognized(custom_id, f"the answer to request {custom_id!r}", obj)[0]
 
     def __repr__(self) -> str:
         return f"<protocol {self.name}>"

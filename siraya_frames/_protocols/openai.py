@@ -28,7 +28,7 @@ from siraya_frames._errors import UnexpectedResponseError
 from siraya_frames._guards import check_batch_id, count_of
 from siraya_frames._plan import RequestEncoding
 from siraya_frames._protocols._base import WireProtocol
-from siraya_frames._protocols._chat import CHAT_URL, chat_lines
+from siraya_frames._protocols._chat import CHAT_URL, chat_body, chat_lines
 from siraya_frames._shapes import BatchState, BatchStatus, parse_timestamp
 
 __all__ = ["OpenAIProtocol"]
@@ -77,6 +77,7 @@ class OpenAIProtocol(WireProtocol):
     uploads_file: ClassVar[bool] = True
     finds_lost_creates: ClassVar[bool] = True
     lists_for_polling: ClassVar[bool] = True
+    sync_path: ClassVar[str] = "/chat/completions"
     rate_limit: ClassVar[float] = 300.0
     """OpenAI documents no separate limit for the batch and file endpoints; 300 a minute
     stays under the lowest paid tier's 500 requests a minute shared with other use, and
@@ -96,6 +97,11 @@ class OpenAIProtocol(WireProtocol):
             "metadata": metadata,
         }
         return json.dumps(body, separators=(",", ":")).encode()
+
+    def sync_body(self, params_json: str, *, custom_id: str) -> bytes:
+        """The Chat Completions body of the request (as its batch line's ``body``)."""
+        body = chat_body(json.loads(params_json), custom_id=custom_id)
+        return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
 
     def parse_batch(self, obj: dict[str, Any], *, batch_id: str | None) -> BatchState:
         raw = obj.get("status")

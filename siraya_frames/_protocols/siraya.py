@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 
 from siraya_frames import _config
 from siraya_frames._protocols._base import WireProtocol
+from siraya_frames._protocols.anthropic import ANTHROPIC_VERSION
 from siraya_frames._shapes import BatchState, parse_batch_object, parse_get_body
 
 __all__ = ["SirayaProtocol"]
@@ -34,6 +35,10 @@ class SirayaProtocol(WireProtocol):
     rate_limit: ClassVar[float] = 120.0
     """Siraya documents no limit for its batch endpoints: two a second is a conservative
     guess (a 429 still pauses every call); raise it with ``rate_limit=``."""
+
+    def sync_auth_headers(self, api_key: str) -> dict[str, str]:
+        """Siraya's Anthropic-compatible ``POST /v1/messages`` takes ``x-api-key``."""
+        return {"x-api-key": api_key, "anthropic-version": ANTHROPIC_VERSION}
 
     def parse_batch(self, obj: dict[str, Any], *, batch_id: str | None) -> BatchState:
         return parse_batch_object(obj, batch_id=batch_id)

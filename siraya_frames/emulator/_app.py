@@ -6,7 +6,9 @@ when the emulator has a key):
 * ``POST /v1/batches``: create (``Idempotency-Key`` honoured);
 * ``GET /v1/batches/{id}``: status, or the results once the batch ended (per dialect);
 * ``POST /v1/batches/{id}/cancel``;
-* ``GET /files/results/{id}.jsonl?sig=...``: infron result file, no auth (a signed URL).
+* ``GET /files/results/{id}.jsonl?sig=...``: infron result file, no auth (a signed URL);
+* ``POST /v1/messages``: one request answered now, Anthropic-shaped (``_sync``; also on the
+  ``anthropic`` dialect; the ``openai`` dialect has ``POST /v1/chat/completions``).
 
 The ``anthropic`` dialect's routes are in ``_anthropic``, the ``openai`` dialect's in
 ``_openai``.
@@ -60,6 +62,7 @@ from siraya_frames.emulator._model import (
     Batch,
 )
 from siraya_frames.emulator._runtime import Runtime
+from siraya_frames.emulator._sync import sync_routes
 from siraya_frames.emulator._validate import parse_create_body
 
 
@@ -197,5 +200,6 @@ def build_app(runtime: Runtime) -> ASGIApp:
         message = f"{request.method} {request.url.path}: {exc.detail}"
         return handlers.error(message, error_type, exc.status_code, headers=exc.headers)
 
-    app = Starlette(routes=handlers.routes(), exception_handlers={HTTPException: http_exception})
+    routes = [*sync_routes(handlers), *handlers.routes()]
+    app = Starlette(routes=routes, exception_handlers={HTTPException: http_exception})
     return Outermost(app, runtime)

@@ -32,7 +32,10 @@ DEFAULT_RETRY_AFTER = 1.0
 MAX_DRIP_SECONDS = 10.0
 """Largest pause between two dripped result lines."""
 
-API_ENDPOINTS = ("create", "get", "cancel", "result_file", "list", "delete", "upload", "file")
+API_ENDPOINTS = (
+    *("create", "get", "cancel", "result_file", "list", "delete", "upload", "file"),
+    *("messages", "chat_completions"),
+)
 """Names of the endpoints that HTTP faults can hit (``http_error_endpoints``)."""
 
 
@@ -63,7 +66,8 @@ class Faults:
     http_error_endpoints : tuple of str or None
         Restrict HTTP faults to these endpoints (``create``, ``get``, ``cancel``,
         ``result_file``; on the anthropic and openai dialects also ``list``, ``delete``,
-        ``upload``, ``file``); None means all of them.
+        ``upload``, ``file``; the synchronous ``messages`` and ``chat_completions``); None
+        means all of them.
     drop_after_create : int
         The next N accepted creates are stored, then the connection is dropped with no
         answer (``True`` means 1).

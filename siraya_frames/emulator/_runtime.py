@@ -48,6 +48,8 @@ class Runtime:
         self.config = config
         self.store = store
         self.wake_worker: Callable[[], None] = lambda: None
+        self.backend: Any = None
+        """The backend the synchronous endpoints answer with (set by `Emulator.start`)."""
         self._lock = threading.Lock()
         self._faults = faults if faults is not None else config.faults()
         self._rng = random.Random(config.seed)

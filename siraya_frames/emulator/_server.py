@@ -179,6 +179,7 @@ class Emulator:
         self._backend = make_backend(self.config)
         self._worker = Worker(runtime, self._backend)
         runtime.wake_worker = self._worker.wake
+        runtime.backend = self._backend
         self._runtime = runtime
         self._app = build_app(runtime)
         sock = self._bind()
