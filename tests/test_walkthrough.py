@@ -161,3 +161,18 @@ def test_job_output_without_its_input_rows_says_how_to_get_them_back(here: Path)
         assert emu.stats()["creates_accepted"] == 1
         assert sf.Job.open("job", client=client).output(progress=False).height == 5
     assert again["response_text"].to_list() == ROWS["review"].to_list()
+
+
+@pytest.mark.parametrize("call", [sf.run, sf.estimate, sf.preview])
+def test_an_unknown_argument_is_refused_by_name_before_anything_is_sent(
+    here: Path, call: Any
+) -> None:
+    # was: TypeError "build_requests() got an unexpected keyword argument 'temprature'"
+    with Emulator(responder=first_word) as emu, sf.SirayaClient(KEY, emu.base_url) as client:
+        extra = {} if call is sf.estimate else {"client": client}
+        with pytest.raises(errors.ParameterError) as caught:
+            call(ROWS, prompt="{review}", model="m", temprature=0, **extra)
+        assert emu.calls() == []
+    name = call.__name__
+    assert f"{name}() got an unknown argument 'temprature'" in str(caught.value)
+    assert "temperature" in str(caught.value)
