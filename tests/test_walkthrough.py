@@ -176,3 +176,16 @@ def test_an_unknown_argument_is_refused_by_name_before_anything_is_sent(
     name = call.__name__
     assert f"{name}() got an unknown argument 'temprature'" in str(caught.value)
     assert "temperature" in str(caught.value)
+
+
+@pytest.mark.parametrize("previewed", [2, 5])
+def test_status_counts_the_answers_a_job_took_from_the_store(here: Path, previewed: int) -> None:
+    # was: "finished, 3 of 3 requests done" for 5 rows (2 previewed), and "0 of 0 requests
+    # done in 0 batches" when every answer came from the preview
+    with Emulator(responder=first_word) as emu, sf.SirayaClient(KEY, emu.base_url) as client:
+        sf.preview(ROWS, n=previewed, **task(client))
+        job = sf.run(ROWS, **task(client), job_dir="job", progress=False, wait=False)
+        status = job.wait(progress=False).status()
+        assert sync_calls(emu) == previewed
+    assert (status.total, status.done, status.failed, status.finished) == (5, 5, 0, True)
+    assert "5 of 5 requests done" in str(status) and "all succeeded" in str(status)
