@@ -27,6 +27,7 @@ Examples
 from __future__ import annotations
 
 import io
+import logging
 import os
 import secrets
 import time
@@ -40,6 +41,8 @@ from siraya_frames._lines_common import RESULT_SCHEMA
 from siraya_frames._store import atomic_write, writing
 
 __all__ = ["lookup_answers", "save_answers", "service_id"]
+
+logger = logging.getLogger("siraya_frames")
 
 ANSWERED_AT = "answered_at"
 
@@ -102,6 +105,28 @@ def lookup_answers(
     if not parts or ids.is_empty():
         return pl.DataFrame(schema=RESULT_SCHEMA)
     wanted = ids.drop_nulls().unique()
+    try:
+        return _found(parts, wanted)
+    except (pl.exceptions.PolarsError, OSError):  # a torn or foreign part: read the others
+        good = [part for part in parts if _readable(part)]
+        logger.warning(
+            "the answer store has unreadable files, skipped (their answers are sent again if "
+            "asked for); delete them: %s",
+            ", ".join(os.fspath(part) for part in parts if part not in good),
+        )
+        return _found(good, wanted) if good else pl.DataFrame(schema=RESULT_SCHEMA)
+
+
+def _readable(part: Path) -> bool:
+    try:
+        columns = pl.read_parquet_schema(part)
+    except (pl.exceptions.PolarsError, OSError):
+        return False
+    return {*RESULT_SCHEMA, ANSWERED_AT} <= set(columns)
+
+
+def _found(parts: list[Path], wanted: pl.Series) -> pl.DataFrame:
+    """The latest successful answer to each of ``wanted`` in ``parts``."""
     found = (
         pl.scan_parquet(parts)
         .filter(pl.col("custom_id").is_in(wanted.implode()))

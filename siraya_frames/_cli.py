@@ -285,14 +285,14 @@ def _add_run(sub: Any) -> None:
         "run",
         help="label or transform every row of a file",
         description="Build requests from each row, submit them as batches, wait, and write "
-        "the rows with the answers to Parquet. Safe to re-run: it re-attaches to its job.\n\n"
+        "the rows with the answers to --output. Safe to re-run: it re-attaches to its job.\n\n"
         "Example: siraya-frames run reviews.csv --prompt 'Sentiment of: {review}' "
         "--model openai/gpt-4o-mini-batch --labels positive,negative,neutral "
         "--output labeled.parquet",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_task_arguments(p)
-    p.add_argument("--output", help="the Parquet file to write")
+    p.add_argument("--output", help="the file to write (.parquet, .csv, .jsonl or .arrow)")
     p.add_argument("--job-dir", help="where the job is saved (default: derived from the requests)")
     p.add_argument("--prefix", default="", help="prefix for the added columns")
     p.add_argument("--no-wait", action="store_true", help="submit and return; collect later")
@@ -373,11 +373,11 @@ def build_parser() -> argparse.ArgumentParser:
     r = _add_job(
         sub,
         "results",
-        "write a job's results to Parquet",
+        "write a job's results to a file (.parquet, .csv, .jsonl, .arrow)",
         "siraya-frames results DIR --output results.parquet",
         _cmd_results,
     )
-    r.add_argument("--output", required=True, help="the Parquet file to write")
+    r.add_argument("--output", required=True, help="the file (.parquet, .csv, .jsonl, .arrow)")
     _add_job(
         sub, "cancel", "cancel a job's unfinished batches", "siraya-frames cancel DIR", _cmd_cancel
     )

@@ -89,6 +89,8 @@ def print_warnings(caught: Iterable[warnings.WarningMessage]) -> None:
     """Each distinct warning once, as ``warning: ...`` in the command line's words."""
     seen: set[str] = set()
     for w in caught:
+        if issubclass(w.category, ResourceWarning):  # Python's own (an unclosed socket)
+            continue
         text = cli_words(str(w.message))
         if text not in seen:
             seen.add(text)

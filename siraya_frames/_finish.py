@@ -159,6 +159,12 @@ def output(
     """The frame ``run`` returns for ``job``, and its file written (see :meth:`Job.output`)."""
     store = JobStore(job.path)
     recipe = load_recipe(store)
+    if recipe is not None and recipe.inputs_hash and not inputs_path(store).is_file():
+        raise JobError(
+            f"the job in {str(job.path)!r} has lost its input rows ({inputs_path(store)} is "
+            "missing); re-run the same run() call: it re-attaches to the job, writes them "
+            "again and sends nothing twice"
+        )
     if recipe is None or not inputs_path(store).is_file():
         raise JobError(
             f"the job in {str(job.path)!r} has no recipe (it was made by submit() or by an "

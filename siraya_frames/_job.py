@@ -43,7 +43,7 @@ from siraya_frames._polling import PollSchedule, Steps, adrive, drive
 from siraya_frames._progress import Progress
 from siraya_frames._recipe import Recipe, remember, resume_hint
 from siraya_frames._retarget import has_ended, may_follow, retarget_steps
-from siraya_frames._reuse import decide_reuse, without_reused
+from siraya_frames._reuse import decide_reuse, with_reused_totals, without_reused
 from siraya_frames._status import JobStatus
 from siraya_frames._store import JobState, JobStore
 from siraya_frames._submit import (
@@ -113,7 +113,7 @@ def _totals(store: JobStore, state: JobState) -> tuple[int, int, int]:
     from every id's outcome (after a retry round)."""
     totals = outcome_totals(state)
     if totals is not None:
-        return totals
+        return with_reused_totals(store.path, totals)  # + the answers taken from the store
     outcomes = collect_results(store, state)["result_status"]  # one per id, best round
     pending = int((outcomes == "pending").sum())
     failed = int((~outcomes.is_in(["succeeded", "pending"])).sum())

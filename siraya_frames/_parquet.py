@@ -165,7 +165,16 @@ def _sink(lazy: pl.LazyFrame, path: Path, provenance: str) -> None:
 
 
 def read_provenance(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Read back the provenance that :func:`write_parquet` stored; ``{}`` when there is none."""
+    """Read back the provenance that :func:`write_parquet` stored; ``{}`` when there is none.
+
+    A ``.csv``, ``.jsonl`` / ``.ndjson`` or ``.arrow`` / ``.ipc`` output has it in
+    ``<output>.provenance.json`` beside it: that file is read.
+    """
+    from siraya_frames._output import OUTPUT_FORMATS, provenance_path  # it imports this module
+
+    if OUTPUT_FORMATS.get(Path(path).suffix.lower(), "parquet") != "parquet":
+        sidecar = provenance_path(path)
+        return json.loads(sidecar.read_text()) if sidecar.is_file() else {}
     metadata = pq.read_metadata(path).metadata or {}  # the file's key-value metadata
     raw = metadata.get(PROVENANCE_KEY)
     return json.loads(raw) if raw else {}

@@ -20,6 +20,7 @@ Examples
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,7 +29,7 @@ import polars as pl
 
 from siraya_frames import _config
 from siraya_frames._build import build_requests
-from siraya_frames._errors import InputError
+from siraya_frames._errors import InputError, ParameterError
 from siraya_frames._estimate import estimate_planned
 from siraya_frames._extract import PARSE_ERROR_COLUMN, extraction_instructions, normalize_schema
 from siraya_frames._frames import FrameKind, to_polars
@@ -81,6 +82,28 @@ class Prepared:
         return f"sf.estimate(df, {', '.join(f'{name}=...' for name in self.call)})"
 
 
+def _check_params(params: Mapping[str, Any], what: str) -> None:
+    """An unknown keyword is refused by name (not a ``TypeError`` from deep inside).
+
+    Examples
+    --------
+    >>> _check_params({"n": 3}, "run")
+    Traceback (most recent call last):
+    ...
+    siraya_frames._errors.ParameterError: run() got an unknown argument 'n'; its request \
+parameters are: dedupe, id_prefix, metadata, on_null, stop_sequences, temperature, \
+thinking, tool_choice, tools, top_k, top_p (see help(siraya_frames.run))
+    """
+    taken = inspect.signature(build_requests).parameters
+    known = sorted(set(taken) - {"df", "prompt", "messages", "system", "model", "max_tokens"})
+    unknown = [name for name in params if name not in known]
+    if unknown:
+        raise ParameterError(
+            f"{what}() got an unknown argument {unknown[0]!r}; its request parameters are: "
+            f"{', '.join(known)} (see help(siraya_frames.{what}))"
+        )
+
+
 def prepare(
     df: Any,
     *,
@@ -112,6 +135,7 @@ def prepare(
     InputError
         Bad frame, rows or parameters (see :func:`~siraya_frames.build_requests`).
     """
+    _check_params(params, what)
     frame, kind = to_polars(df, what=what)
     norm_schema = normalize_schema(schema) if schema is not None else None
     check_new_columns(frame.collect_schema().names(), labels, norm_schema, prefix)

@@ -37,7 +37,12 @@ import polars as pl
 from siraya_frames import _config
 from siraya_frames._answers import lookup_answers, save_answers, service_id
 from siraya_frames._client import SirayaClient
-from siraya_frames._errors import BudgetExceededError, ConfigurationError, InputError
+from siraya_frames._errors import (
+    BudgetExceededError,
+    ConfigurationError,
+    InputError,
+    JobStoreError,
+)
 from siraya_frames._estimate import estimate_planned
 from siraya_frames._finish import _add_task_columns
 from siraya_frames._frames import like_input, to_polars
@@ -55,6 +60,7 @@ __all__ = ["DEFAULT_PREVIEW_ROWS", "answer_rows", "preview"]
 
 DEFAULT_PREVIEW_ROWS = 20
 SAMPLES = ("head", "random")
+_ROW = "__siraya_preview_row"
 
 
 def pick_rows(df: pl.DataFrame | pl.LazyFrame, n: int, sample: str, seed: int) -> pl.DataFrame:
@@ -214,7 +220,10 @@ def answer_rows(
     """:func:`preview`'s rows and its cost line (``task``: the request arguments of
     :func:`run`: ``prompt``, ``model``, ``labels``... and the other params)."""
     frame, kind = to_polars(df, what="preview")
-    rows = pick_rows(frame, n, sample, seed)
+    picked = frame.with_row_index(_ROW) if kind.index is not None else frame
+    rows = pick_rows(picked, n, sample, seed)
+    if kind.index is not None:  # pandas in: the chosen rows keep their own index labels
+        kind, rows = replace(kind, index=kind.index[rows[_ROW].to_list()]), rows.drop(_ROW)
     prep = prepare(rows, **task, prefix=prefix, client=client, protocol=protocol, what="preview")
     requests, unique = prep.requests, prep.unique  # exactly what run would send for them
     if max_cost_usd is not None:
@@ -239,12 +248,18 @@ def answer_rows(
     finally:
         if own:
             client.close()
-    save_answers(sent, service=service, answers_dir=answers_dir)
+    try:
+        save_answers(sent, service=service, answers_dir=answers_dir)
+    except JobStoreError as exc:  # paid for: give them back all the same
+        logger.warning("%s; the %d answers are returned, but not kept for reuse (a later "
+                       "preview or run pays for them again): fix the folder, or pass "
+                       "answers_dir= / set SIRAYA_ANSWERS_DIR", exc.args[0].split(";")[0],
+                       sent.height)  # fmt: skip
     models = _request_models(requests)
     joined = join_results(requests.drop("params"), pl.concat([reused, sent]), prefix=prefix)
     out = _add_task_columns(joined, labels=task.get("labels"), abstain=task.get("abstain"),
                             schema=prep.schema, prefix=prefix)  # fmt: skip
-    out = like_input(out, replace(kind, index=None))  # pandas in: pandas out (rows renumbered)
+    out = like_input(out, kind)  # pandas in: pandas out, with the chosen rows' index
     line = _cost_line(rows.height, unique.height, sent, reused.height, models, prices)
     logger.info("%s", line)
     return out, line

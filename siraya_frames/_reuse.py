@@ -33,7 +33,14 @@ from siraya_frames._store import atomic_write, writing
 
 logger = logging.getLogger("siraya_frames")
 
-__all__ = ["REUSED_FILE", "decide_reuse", "n_reused", "with_reused", "without_reused"]
+__all__ = [
+    "REUSED_FILE",
+    "decide_reuse",
+    "n_reused",
+    "with_reused",
+    "with_reused_totals",
+    "without_reused",
+]
 
 REUSED_FILE = "reused.parquet"
 """The job's record of the answers it took from the answer store (results rows)."""
@@ -94,6 +101,22 @@ def with_reused(job_dir: str | os.PathLike[str], results: pl.DataFrame) -> pl.Da
     if recorded is None or recorded.is_empty():
         return results
     return pl.concat([results, recorded.select(*_COLUMNS).cast(_COLUMNS)])  # type: ignore[arg-type]
+
+
+def with_reused_totals(
+    job_dir: str | os.PathLike[str], totals: tuple[int, int, int]
+) -> tuple[int, int, int]:
+    """``(total, done, failed)`` of the job's batches plus its answers taken from the store
+    (each one done and succeeded), as :func:`with_reused` counts its results.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> with_reused_totals(tempfile.mkdtemp(), (5, 2, 1))
+    (5, 2, 1)
+    """
+    reused = n_reused(job_dir)
+    return totals[0] + reused, totals[1] + reused, totals[2]
 
 
 def n_reused(job_dir: str | os.PathLike[str]) -> int:
