@@ -21,7 +21,7 @@ from typing import Any
 
 import polars as pl
 
-from siraya_frames._cli_args import EXIT_NOTHING_USABLE
+from siraya_frames._cli_args import EXIT_NOTHING_USABLE, EXIT_OK
 
 __all__ = ["add_preview", "render_rows"]
 
@@ -76,7 +76,17 @@ def _cmd_preview(args: argparse.Namespace) -> int:
     )
     print(render_rows(out, prefix=args.prefix))
     print(line)
-    return 0 if (out[f"{args.prefix}result_status"] == "succeeded").any() else EXIT_NOTHING_USABLE
+    return _outcome(out, args.prefix)
+
+
+def _outcome(out: pl.DataFrame, prefix: str) -> int:
+    """1 when no row is usable (no success; with labels or a schema, none parsed), as run."""
+    usable = out[f"{prefix}result_status"] == "succeeded"
+    for parsed in (f"{prefix}label", f"{prefix}parse_error"):
+        if parsed in out.columns:
+            ok = out[parsed].is_not_null() if parsed.endswith("label") else out[parsed].is_null()
+            usable = usable & ok
+    return EXIT_OK if usable.any() else EXIT_NOTHING_USABLE
 
 
 def add_preview(sub: Any) -> None:

@@ -222,6 +222,9 @@ def outcome_totals(state: JobState) -> tuple[int, int, int] | None:
     >>> state = JobState("j", "u", 9, 9, n_requests=7, batches=[ended, running])
     >>> outcome_totals(state)  # 2 succeeded, 1 missing, 4 pending
     (7, 3, 1)
+    >>> running.done, running.failed = 3, 1  # the service's counts of the running batch
+    >>> outcome_totals(state)
+    (7, 6, 2)
     """
     if sum(rec.n_requests for rec in state.batches) != state.n_requests:
         return None
@@ -232,8 +235,14 @@ def outcome_totals(state: JobState) -> tuple[int, int, int] | None:
             return None
         counts.update(answered)
         counts[_unanswered_outcome(rec)] += rec.n_requests - sum(answered.values())
+    # a batch still running: what the service counts as done (and failed) so far, the
+    # figures its row in the batch table shows, not yet collected
+    running = [r for r in state.batches if r.results_file is None and not is_finished(r)]
+    counted = sum(min(max(r.done, 0), r.n_requests) for r in running)
+    counted_failed = sum(min(max(r.failed, 0), r.n_requests) for r in running)
     done = state.n_requests - counts["pending"]
-    return state.n_requests, done, done - counts["succeeded"]
+    failed = done - counts["succeeded"] + counted_failed
+    return state.n_requests, done + counted, failed
 
 
 def retryable(include_canceled: bool, include_invalid: bool) -> pl.Expr:

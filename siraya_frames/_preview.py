@@ -27,7 +27,6 @@ from __future__ import annotations
 import logging
 import os
 import random
-import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
@@ -50,6 +49,7 @@ from siraya_frames._join import join_results
 from siraya_frames._lines_common import RESULT_SCHEMA
 from siraya_frames._models import check_models
 from siraya_frames._prepare import prepare
+from siraya_frames._spend import say
 from siraya_frames._summary import _cost_record, _per_model_tokens, _request_models
 from siraya_frames._sync import answer_now
 from siraya_frames._unique import collect_streaming
@@ -197,7 +197,7 @@ def preview(
         max_cost_usd=max_cost_usd, prices=prices,
     )  # fmt: skip
     if show_summary:
-        print(line, file=sys.stderr)
+        say(line)  # the cell's output in a notebook, stderr in a terminal
     return out
 
 

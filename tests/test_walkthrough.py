@@ -189,3 +189,27 @@ def test_status_counts_the_answers_a_job_took_from_the_store(here: Path, preview
         assert sync_calls(emu) == previewed
     assert (status.total, status.done, status.failed, status.finished) == (5, 5, 0, True)
     assert "5 of 5 requests done" in str(status) and "all succeeded" in str(status)
+
+
+def test_preview_command_exits_1_when_no_answer_gives_a_label(
+    here: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pl.DataFrame({"review": ["so-so", "meh"]}).write_csv(here / "in.csv")
+    with Emulator(responder=first_word) as emu:
+        base = ["--base-url", emu.base_url, "--api-key", "k", "preview", "in.csv",
+                "--prompt", "{review}", "--model", "m", "-n", "2"]  # fmt: skip
+        unlabelled = _cli.main([*base, "--labels", "positive,negative"])
+        answered = _cli.main(base)  # no labels asked: the answers themselves are usable
+    out = capsys.readouterr().out
+    assert (unlabelled, answered) == (1, 0)
+    assert "so-so" in out and "no label in answer" in out
+
+
+def test_status_counts_what_the_service_has_done_in_a_running_batch(tmp_path: Path) -> None:
+    from siraya_frames._collect import outcome_totals
+    from siraya_frames._store import BatchRecord, JobState
+
+    running = BatchRecord("r0-b0000", 0, "k0", 315, status="in_progress", done=224, failed=3)
+    state = JobState("j", "u", 9, 9, n_requests=315, batches=[running])
+    total, done, failed = outcome_totals(state)  # as `siraya-frames status` says it
+    assert (total, done, failed) == (315, 224, 3)  # was 0 done while the table showed 224
