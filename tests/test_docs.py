@@ -422,6 +422,10 @@ def run_notebook(name: str, kernel: str, workdir: Path) -> dict[str, str]:
 
 def test_quickstart_notebook(tmp_path: Path, python3_kernel: str, no_siraya_env: None) -> None:
     out = run_notebook("quickstart.ipynb", python3_kernel, tmp_path)
+    # estimate first, with run's arguments: the same count run announces before it sends
+    estimated = re.search(r"│ 150\s+┆\s+(\d+)\s+┆", out["estimate"])  # rows, unique_requests
+    assert estimated, out["estimate"]
+    assert f"Sending {estimated.group(1)} requests in 1 batch" in out["run"]
     counts = json.loads(out["label-counts"].splitlines()[0].replace("'", '"'))
     assert set(counts) == {"positive", "negative", "neutral"}
     assert sum(counts.values()) == 150
@@ -430,6 +434,10 @@ def test_quickstart_notebook(tmp_path: Path, python3_kernel: str, no_siraya_env:
 
 def test_resume_notebook(tmp_path: Path, python3_kernel: str, no_siraya_env: None) -> None:
     out = run_notebook("resume.ipynb", python3_kernel, tmp_path)
+    # resumed to the file: Job.open(...).output() waited, gave the rows and wrote the file
+    assert "finished, 120 of 120 requests done in 1 batch" in out["resumed"]
+    assert "batches created on the service: 1" in out["resumed"]
+    assert "120 rows written to labeled.parquet" in out["resumed"]
     assert "batches created on the service: 1" in out["reattached"]
     spend, counts = out["errored"].splitlines()[:2]  # the spend line, then the counts
     assert spend.startswith("Sending 120 requests in 1 batch"), spend
