@@ -324,6 +324,7 @@ def test_readme_shell_tour_runs(tmp_path: Path, readme_serve: tuple[str, list[st
     assert ctx["exports"]["SIRAYA_BASE_URL"] == f"http://127.0.0.1:{readme_port}/v1"
     assert ctx["exports"]["SIRAYA_API_KEY"] == serve_args[serve_args.index("--api-key") + 1]
     assert {line.split()[1] for line in ran} >= {
+        "preview",
         "estimate",
         "run",
         "status",
