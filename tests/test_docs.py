@@ -6,11 +6,12 @@
   line must be on the explicit allow-list ``SKIPPED`` below, which says why it is not run
   and what is checked instead;
 * ``siraya-frames demo --rows 40`` writes the Parquet file the README promises;
-* both notebooks run top to bottom with nbclient, and their key outputs are checked.
+* every notebook runs top to bottom with nbclient, and its key outputs are checked.
 """
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import re
@@ -323,6 +324,7 @@ def test_readme_shell_tour_runs(tmp_path: Path, readme_serve: tuple[str, list[st
     assert ctx["exports"]["SIRAYA_BASE_URL"] == f"http://127.0.0.1:{readme_port}/v1"
     assert ctx["exports"]["SIRAYA_API_KEY"] == serve_args[serve_args.index("--api-key") + 1]
     assert {line.split()[1] for line in ran} >= {
+        "preview",
         "estimate",
         "run",
         "status",
@@ -382,7 +384,8 @@ WIDGET = "application/vnd.jupyter.widget-view+json"
 
 
 def run_notebook(name: str, kernel: str, workdir: Path) -> dict[str, str]:
-    """Execute a notebook; return the text output of each tagged cell, by tag."""
+    """Execute a notebook; return the text output of each tagged cell, by tag, and its
+    HTML output (what Jupyter draws for a frame, an evaluation or a chart) as ``TAG:html``."""
     import nbclient
     import nbformat
 
@@ -411,13 +414,19 @@ def run_notebook(name: str, kernel: str, workdir: Path) -> dict[str, str]:
             for o in cell.outputs
             if o not in widgets
         )
+        shown = "".join(o.get("data", {}).get("text/html", "") for o in cell.outputs)
         for tag in cell.metadata.get("tags", []):
             tagged[tag] = text
+            tagged[f"{tag}:html"] = shown
     return tagged
 
 
 def test_quickstart_notebook(tmp_path: Path, python3_kernel: str, no_siraya_env: None) -> None:
     out = run_notebook("quickstart.ipynb", python3_kernel, tmp_path)
+    # estimate first, with run's arguments: the same count run announces before it sends
+    estimated = re.search(r"│ 150\s+┆\s+(\d+)\s+┆", out["estimate"])  # rows, unique_requests
+    assert estimated, out["estimate"]
+    assert f"Sending {estimated.group(1)} requests in 1 batch" in out["run"]
     counts = json.loads(out["label-counts"].splitlines()[0].replace("'", '"'))
     assert set(counts) == {"positive", "negative", "neutral"}
     assert sum(counts.values()) == 150
@@ -426,6 +435,10 @@ def test_quickstart_notebook(tmp_path: Path, python3_kernel: str, no_siraya_env:
 
 def test_resume_notebook(tmp_path: Path, python3_kernel: str, no_siraya_env: None) -> None:
     out = run_notebook("resume.ipynb", python3_kernel, tmp_path)
+    # resumed to the file: Job.open(...).output() waited, gave the rows and wrote the file
+    assert "finished, 120 of 120 requests done in 1 batch" in out["resumed"]
+    assert "batches created on the service: 1" in out["resumed"]
+    assert "120 rows written to labeled.parquet" in out["resumed"]
     assert "batches created on the service: 1" in out["reattached"]
     spend, counts = out["errored"].splitlines()[:2]  # the spend line, then the counts
     assert spend.startswith("Sending 120 requests in 1 batch"), spend
@@ -435,3 +448,68 @@ def test_resume_notebook(tmp_path: Path, python3_kernel: str, no_siraya_env: Non
     assert len(out["widgets"]) >= 3, "wait, run and retry_failed show widget progress bars"
     assert "finished, 120 of 120 requests done in 2 batches; all succeeded." in out["after-retry"]
     assert "120" in out["summary"]
+
+
+def chart_spec(shown: str) -> dict:
+    """The Vega-Lite spec that Altair's HTML output hands to vegaEmbed (what is drawn)."""
+    at = shown.index("})(", shown.index("vegaEmbed")) + 3
+    spec, _ = json.JSONDecoder().raw_decode(shown, at)
+    return spec
+
+
+def headline(shown: str, pattern: str) -> re.Match:
+    """The headline an evaluation or agreement shows above its tables, matched."""
+    found = re.search(pattern, html.unescape(shown))
+    assert found, f"no line like {pattern!r} in {html.unescape(shown)[:300]!r}"
+    return found
+
+
+def test_prompt_iteration_notebook(
+    tmp_path: Path, python3_kernel: str, no_siraya_env: None
+) -> None:
+    out = run_notebook("prompt_iteration.ipynb", python3_kernel, tmp_path)
+    sample = pl.read_csv(ROOT / SAMPLE)
+    previewed = sample.head(20).select("product", "review").n_unique()
+    unique = sample.select("product", "review").n_unique()
+    rest = unique - previewed
+
+    # 1. the preview says what it sent, at the standard price
+    assert out["preview"].startswith(
+        f"preview: 20 rows, {previewed} unique requests: {previewed} sent, 0 reused"
+    ), out["preview"][:200]
+    assert "at the standard (non-batch) price" in out["preview"]
+
+    # 2. the first prompt: every label right, but some answers are not a label
+    first = headline(
+        out["evaluate-first:html"],
+        r"20 rows: accuracy ([\d.]+)%, coverage ([\d.]+)%, accuracy on labelled rows 100\.0%",
+    )
+    accuracy, coverage = float(first.group(1)), float(first.group(2))
+    assert accuracy == coverage and 0 < coverage < 100
+    unlabelled = round(20 * (100 - coverage) / 100)
+
+    # the confusion matrix is drawn: a Vega-Lite heatmap of truth x predicted
+    spec = chart_spec(out["confusion:html"])
+    assert "vega-lite" in spec["$schema"] and spec["mark"]["type"] == "rect"
+    (cells,) = spec["datasets"].values()
+    assert sum(c["count"] for c in cells) == 20
+    assert sum(c["count"] for c in cells if c["predicted"] == "(no label)") == unlabelled
+
+    # 3. the second prompt labels every row
+    headline(out["evaluate-second:html"], r"20 rows: accuracy 100\.0%, coverage 100\.0%")
+
+    # 4. the two prompts differ exactly on the rows the first left unlabelled
+    agree = headline(
+        out["agreement:html"],
+        r"20 rows: agreement ([\d.]+)%, Cohen's kappa ([\d.]+), (\d+) disagreements",
+    )
+    assert float(agree.group(1)) == coverage and int(agree.group(3)) == unlabelled
+    assert 0 < float(agree.group(2)) < 1
+
+    # 5. the batch run reuses the 20 previewed answers: the service answers only the rest
+    spend = out["run"].splitlines()[0]
+    assert spend.startswith(f"Sending {rest} requests in 1 batch"), spend
+    assert spend.endswith(f"{previewed} answers from earlier previews reused, not paid again.")
+    assert f"requests answered in the batch: {rest}" in out["run"]
+    headline(out["run:html"], rf"{sample.height} rows: accuracy 100\.0%, coverage 100\.0%")
+    assert out["widgets"], "the batch's progress bar is an ipywidgets widget"
