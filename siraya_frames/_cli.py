@@ -67,8 +67,8 @@ def parse_schema_spec(spec: str) -> dict[str, Any]:
     for part in filter(None, (p.strip() for p in spec.split(","))):
         name, _, kind = part.partition(":")
         kind = kind.strip().lower()
-        inner = kind[5:-1] if kind.startswith("list[") and kind.endswith("]") else None
-        dtype = pl.List(_TYPES.get(inner)) if inner in _TYPES else _TYPES.get(kind)
+        inner = kind[5:-1] if kind.startswith("list[") and kind.endswith("]") else ""
+        dtype = pl.List(_TYPES[inner]) if inner in _TYPES else _TYPES.get(kind)
         if not name.strip() or dtype is None:
             raise InputError(
                 f"--schema entry {part!r} is not NAME:TYPE; TYPE is one of "

@@ -331,11 +331,10 @@ class _Base:
 
     def _resolved(self, state: BatchState) -> BatchState:
         """``state`` with its result URLs made absolute (a relative URL is the service's)."""
-        if not state.result_urls and not state.result_url:
+        given = state.result_urls or ((state.result_url,) if state.result_url else ())
+        if not given:
             return state
-        urls = tuple(
-            resolve_url(self.base_url, u) for u in state.result_urls or (state.result_url,)
-        )
+        urls = tuple(resolve_url(self.base_url, u) for u in given)
         return replace(state, result_url=urls[0], result_urls=urls)
 
     def _settle_sink(self, call: HttpCall, part: Path) -> BatchState:

@@ -23,6 +23,7 @@ Examples
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import time
@@ -393,7 +394,7 @@ class Job:
             requests = ids.select("custom_id").join(
                 self._store.read_requests(), on="custom_id", how="left", maintain_order="left"
             )
-            self._run(lambda state, requests=requests: self._round_steps(state, requests))
+            self._run(functools.partial(self._round_steps, requests=requests))
             if not wait:
                 break
             self.wait(progress=progress)
