@@ -2,10 +2,10 @@
 
 Examples
 --------
->>> import argparse
->>> sub = argparse.ArgumentParser().add_subparsers()
->>> add_models(sub).parse_args(["--protocol", "anthropic"]).protocol
-'anthropic'
+>>> from siraya_frames._cli import build_parser
+>>> args = build_parser().parse_args(["models", "--long", "--protocol", "anthropic"])
+>>> args.long, args.protocol
+(True, 'anthropic')
 """
 
 from __future__ import annotations
