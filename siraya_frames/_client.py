@@ -27,15 +27,8 @@ from typing import Any
 import httpx
 
 from siraya_frames import _config
-from siraya_frames._client_base import (
-    BatchList,
-    _as_bytes,
-    _Base,
-    _join_parts,
-    _piece,
-    _urls,
-    open_part,
-)
+from siraya_frames._client_base import BatchList, _as_bytes, _Base
+from siraya_frames._downloads import _join_parts, _piece, _urls, open_part
 from siraya_frames._errors import SirayaError
 from siraya_frames._guards import Deadline
 from siraya_frames._http import (

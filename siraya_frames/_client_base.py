@@ -1,6 +1,7 @@
 """What :class:`~siraya_frames.SirayaClient` and its async twin share: settings, the call
 descriptions (:class:`~siraya_frames._http.HttpCall` values) and the reading of answers
-through the client's wire protocol. No I/O but moving finished downloads into place.
+through the client's wire protocol. No I/O but moving finished downloads into place (the
+files of a download are ``_downloads.py``'s).
 
 Examples
 --------
@@ -13,20 +14,17 @@ from __future__ import annotations
 import json
 import logging
 import os
-import shutil
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import httpx
 
 from siraya_frames import _config
+from siraya_frames._downloads import HEAD_BYTES, _inline_document, _not_results
 from siraya_frames._errors import (
     ConfigurationError,
-    JobStoreError,
     SirayaError,
     UnexpectedResponseError,
 )
@@ -41,7 +39,6 @@ from siraya_frames._http import (
     HttpCall,
     RetryPolicy,
     headers_for,
-    part_path,
     status_error,
 )
 from siraya_frames._protocols import WireProtocol, get_protocol, resolve_url
@@ -51,7 +48,6 @@ from siraya_frames._shapes import BatchState, BatchStatus, looks_like_jsonl_resu
 
 logger = logging.getLogger("siraya_frames")
 
-_HEAD_BYTES = 65536
 MAX_REDIRECTS = 5
 _HEAD_LINES = 16
 """Lines of a download looked at for a result line (a bad first line must not hide them)."""
@@ -331,11 +327,10 @@ class _Base:
 
     def _resolved(self, state: BatchState) -> BatchState:
         """``state`` with its result URLs made absolute (a relative URL is the service's)."""
-        if not state.result_urls and not state.result_url:
+        given = state.result_urls or ((state.result_url,) if state.result_url else ())
+        if not given:
             return state
-        urls = tuple(
-            resolve_url(self.base_url, u) for u in state.result_urls or (state.result_url,)
-        )
+        urls = tuple(resolve_url(self.base_url, u) for u in given)
         return replace(state, result_url=urls[0], result_urls=urls)
 
     def _settle_sink(self, call: HttpCall, part: Path) -> BatchState:
@@ -347,7 +342,7 @@ class _Base:
         assert call.sink is not None
         try:
             with part.open("rb") as fh:
-                head = fh.read(_HEAD_BYTES)
+                head = fh.read(HEAD_BYTES)
             if looks_like_jsonl_results(head) or (call.raw_file and _inline_document(head)):
                 os.replace(part, call.sink)
                 return BatchState(call.batch_id, BatchStatus.COMPLETED, results_path=str(call.sink))
@@ -360,72 +355,3 @@ class _Base:
             return state
         finally:
             part.unlink(missing_ok=True)
-
-
-def _inline_document(head: bytes) -> bool:
-    """A JSON document with a ``results`` array (the Siraya reference shape)."""
-    return head.lstrip().startswith(b"{") and b'"results"' in head
-
-
-def _not_results(call: HttpCall, head: bytes, key: str) -> UnexpectedResponseError:
-    what = "was empty" if not head.strip() else f"holds no result line: {head[:120]!r}"
-    return UnexpectedResponseError(
-        redact(
-            f"the results download of batch {call.batch_id} from {urlsplit(call.url).path} "
-            f"{what}; it is not taken for results (nothing is resent). The next poll fetches "
-            "it again",
-            key,
-        ),
-        batch_id=call.batch_id,
-    )
-
-
-@contextmanager
-def open_part(part: Path) -> Iterator[BinaryIO]:
-    """The temporary file a download streams into; removed if anything fails (a full disk
-    becomes a :class:`JobStoreError` naming the file)."""
-    try:
-        with part.open("wb") as fh:
-            yield fh
-    except BaseException as exc:
-        part.unlink(missing_ok=True)
-        if isinstance(exc, OSError):
-            raise _disk_error(part, exc) from exc
-        raise
-
-
-def _disk_error(part: Path, exc: OSError) -> JobStoreError:
-    return JobStoreError(
-        f"could not write {str(part)!r}: {exc}; free space (or fix the permissions) and re-run "
-        "the same call (nothing is lost)",
-        path=str(part),
-    )
-
-
-def _join_parts(parts: Sequence[Path], sink: Path, batch_id: str | None) -> BatchState:
-    """Concatenate downloaded result files (each ending in a newline) into ``sink``."""
-    tmp = part_path(sink.with_name(sink.name + ".all"))
-    with tmp.open("wb") as out:
-        for part in parts:
-            with part.open("rb") as fh:
-                shutil.copyfileobj(fh, out)
-            if part.stat().st_size and not _ends_with_newline(part):
-                out.write(b"\n")
-    os.replace(tmp, sink)
-    for part in parts:
-        part.unlink(missing_ok=True)
-    return BatchState(batch_id, BatchStatus.COMPLETED, results_path=str(sink))
-
-
-def _ends_with_newline(path: Path) -> bool:
-    with path.open("rb") as fh:
-        fh.seek(-1, os.SEEK_END)
-        return fh.read(1) == b"\n"
-
-
-def _urls(url: str | Sequence[str]) -> list[str]:
-    return [url] if isinstance(url, str) else list(url)
-
-
-def _piece(sink: Path, i: int) -> Path:
-    return sink.with_name(f".{sink.name}.{i}.download")

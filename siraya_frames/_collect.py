@@ -114,7 +114,7 @@ def _fill_unanswered(joined: pl.DataFrame) -> pl.DataFrame:
     unavailable = pl.col("_results_error").is_not_null()
     fill_status = pl.when(unavailable).then(pl.lit("errored")).otherwise(fill_status)
     fill_type = pl.when(unavailable).then(pl.lit("results_unavailable")).otherwise(fill_type)
-    fill_message = pl.when(status == "failed").then(pl.col("_batch_error"))
+    fill_message: pl.Expr = pl.when(status == "failed").then(pl.col("_batch_error"))
     fill_message = pl.when(unavailable).then(pl.col("_results_error")).otherwise(fill_message)
     unanswered = pl.col("result_status").is_null()
     return joined.with_columns(

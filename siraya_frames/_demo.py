@@ -17,7 +17,7 @@ from __future__ import annotations
 import importlib.resources
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import polars as pl
 import xxhash
@@ -99,15 +99,19 @@ def run_demo(
     df = df.head(rows) if rows else df
     with _emulator(seconds_per_request) as emu, sf.SirayaClient("demo-key", emu.base_url) as client:
         job_dir = Path(tempfile.mkdtemp(prefix="siraya-demo-job-"))
-        return sf.run(
-            df,
-            prompt=DEMO_PROMPT,
-            model="openai/gpt-4o-mini-batch",
-            max_tokens=16,
-            labels=DEMO_LABELS,
-            client=client,
-            job_dir=job_dir,
-            output=output,
-            progress=progress,
-            show_summary=False,
+        # A DataFrame in, waited for, not a dry run: a DataFrame out.
+        return cast(
+            pl.DataFrame,
+            sf.run(
+                df,
+                prompt=DEMO_PROMPT,
+                model="openai/gpt-4o-mini-batch",
+                max_tokens=16,
+                labels=DEMO_LABELS,
+                client=client,
+                job_dir=job_dir,
+                output=output,
+                progress=progress,
+                show_summary=False,
+            ),
         )

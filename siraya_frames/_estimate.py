@@ -275,8 +275,8 @@ def _full_price(model: str, price: Mapping[str, float]) -> tuple[float, float, f
         "cache_read": known["cache_read"] / known["input"] if known else CACHE_READ_MULTIPLIER,
         "cache_write": known["cache_write"] / known["input"] if known else CACHE_WRITE_MULTIPLIER,
     }
-    cache = [float(price[k]) if k in price else base * ratios[k] for k in ratios]
-    return base, float(price["output"]), *cache
+    read, write = (float(price[k]) if k in price else base * ratios[k] for k in ratios)
+    return base, float(price["output"]), read, write
 
 
 def _checked_prices(prices: Mapping[str, Mapping[str, float]]) -> dict[str, Mapping[str, float]]:
@@ -302,7 +302,7 @@ def _params_fields(unique: pl.DataFrame) -> pl.DataFrame:
     unique request: read off the params struct, or decoded from ``params_json``."""
     if "params" in unique.columns:
         params, n = unique["params"].struct, unique.height
-        present = {f.name for f in unique["params"].dtype.fields}
+        present = set(params.fields)
         return pl.DataFrame(
             [
                 params.field(name)

@@ -6,7 +6,7 @@ be resumed from any process with :meth:`Job.open`, and a create whose answer was
 resent with the same key: the service returns the batch it already made instead of billing a
 second one. The decisions live in ``_submit.py``, ``_wait.py`` and ``_collect.py`` as
 generators (see ``_polling.py``) that a sync or an async client drives; this module holds the
-public :class:`Job` and :func:`submit`.
+public :class:`Job` (and re-exports :func:`submit`, made in ``_job_submit.py``).
 
 Examples
 --------
@@ -23,6 +23,7 @@ Examples
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import time
@@ -31,19 +32,22 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-import xxhash
 
 from siraya_frames import _config
 from siraya_frames._client import AsyncSirayaClient, SirayaClient
-from siraya_frames._collect import collect_results, outcome_totals, retryable
+from siraya_frames._collect import collect_results, retryable
 from siraya_frames._errors import JobBusyError, JobError, JobStoreError, SirayaError
-from siraya_frames._ids import update_joined
-from siraya_frames._plan import BatchPayload, unique_requests
+from siraya_frames._job_status import batches_frame, status_of
+
+# Private names other modules (and the benchmarks) import from here, where they were first.
+from siraya_frames._job_submit import _default_job_dir as _default_job_dir
+from siraya_frames._job_submit import _job_id as _job_id
+from siraya_frames._job_submit import _new_job as _new_job
+from siraya_frames._job_submit import _width_of, submit
+from siraya_frames._plan import BatchPayload
 from siraya_frames._polling import PollSchedule, Steps, adrive, drive
 from siraya_frames._progress import Progress
-from siraya_frames._recipe import Recipe, remember, resume_hint
-from siraya_frames._retarget import has_ended, may_follow, retarget_steps
-from siraya_frames._reuse import decide_reuse, with_reused_totals, without_reused
+from siraya_frames._recipe import resume_hint
 from siraya_frames._status import JobStatus
 from siraya_frames._store import JobState, JobStore
 from siraya_frames._submit import (
@@ -53,83 +57,14 @@ from siraya_frames._submit import (
     submit_steps,
     unplanned_requests,
 )
-from siraya_frames._task import check_same_task, task_fingerprint
-from siraya_frames._wait import cancel_steps, is_finished, poll_steps, wait_steps
+from siraya_frames._wait import cancel_steps, poll_steps, wait_steps
 
 logger = logging.getLogger("siraya_frames")
 
 __all__ = ["Job", "JobStatus", "iter_jobs", "submit"]
 
 
-def _job_id(ids: pl.Series, base_url: str) -> str:
-    digest = xxhash.xxh3_64(base_url.encode() + b"\n")
-    update_joined(digest, ids)
-    return digest.hexdigest()
-
-
 _NO_REQUESTS = pl.DataFrame(schema={"custom_id": pl.String, "params_json": pl.String})
-
-
-def _default_job_dir(job_id: str) -> Path:
-    return Path(_config.resolve_job_root()) / f"job-{job_id}"
-
-
-_BATCH_SCHEMA = {
-    "key": pl.String,
-    "batch_id": pl.String,
-    "status": pl.String,
-    "requests": pl.Int64,
-    "done": pl.Int64,
-    "failed": pl.Int64,
-    "submitted_at": pl.String,
-    "finished_at": pl.String,
-    "results_file": pl.String,
-    "error": pl.String,
-}
-
-
-def _batches_frame(state: JobState) -> pl.DataFrame:
-    """One row per batch, from the saved state alone (no results are read)."""
-    rows = [
-        {
-            "key": r.key,
-            "batch_id": r.batch_id,
-            "status": r.status,
-            "requests": r.n_requests,
-            "done": r.n_requests if is_finished(r) else r.done,
-            "failed": r.failed,
-            "submitted_at": r.submitted_at,
-            "finished_at": r.finished_at,
-            "results_file": r.results_file,
-            "error": r.error or r.results_error,
-        }
-        for r in state.batches
-    ]
-    return pl.DataFrame(rows, schema=_BATCH_SCHEMA)
-
-
-def _totals(store: JobStore, state: JobState) -> tuple[int, int, int]:
-    """Requests in total, done and not succeeded: from the counts saved per batch, else
-    from every id's outcome (after a retry round)."""
-    totals = outcome_totals(state)
-    if totals is not None:
-        return with_reused_totals(store.path, totals)  # + the answers taken from the store
-    outcomes = collect_results(store, state)["result_status"]  # one per id, best round
-    pending = int((outcomes == "pending").sum())
-    failed = int((~outcomes.is_in(["succeeded", "pending"])).sum())
-    return outcomes.len(), outcomes.len() - pending, failed
-
-
-def _status_of(store: JobStore, state: JobState) -> JobStatus:
-    total, done, failed = _totals(store, state)
-    return JobStatus(
-        path=str(store.path),
-        batches=_batches_frame(state),
-        total=total,
-        done=done,
-        failed=failed,
-        finished=all(is_finished(r) for r in state.batches),
-    )
 
 
 class Job:
@@ -190,7 +125,7 @@ class Job:
     @property
     def batches(self) -> pl.DataFrame:
         """One row per batch as last saved (``status()`` polls first and adds totals)."""
-        return _batches_frame(self._state)
+        return batches_frame(self._state)
 
     @property
     def provenance(self) -> dict[str, Any]:
@@ -201,7 +136,7 @@ class Job:
         return f"Job({str(self.path)!r}, batches={len(self._state.batches)})"
 
     def _repr_html_(self) -> str:  # Jupyter: the saved status as a table, no call made
-        return _status_of(self._store, self._state)._repr_html_()
+        return status_of(self._store, self._state)._repr_html_()
 
     def _hint(self) -> str:
         return resume_hint(self.path, recipe=self._state.recipe is not None)
@@ -269,7 +204,7 @@ class Job:
                 logger.info("another process is waiting on %s: showing its saved state", self.path)
             except JobStoreError as exc:  # a read-only job directory: report what is saved
                 logger.debug("cannot update %s (%s): showing its saved state", self.path, exc)
-        return _status_of(self._store, self._reload())
+        return status_of(self._store, self._reload())
 
     def wait(
         self,
@@ -342,7 +277,7 @@ class Job:
     def cancel(self) -> JobStatus:
         """Cancel every unfinished batch; finished results stay collectable with :meth:`wait`."""
         self._run(lambda state: cancel_steps(self._store, state))
-        return _status_of(self._store, self._state)
+        return status_of(self._store, self._state)
 
     def results(self) -> pl.DataFrame:
         """One row per submitted ``custom_id`` with its outcome.
@@ -393,7 +328,7 @@ class Job:
             requests = ids.select("custom_id").join(
                 self._store.read_requests(), on="custom_id", how="left", maintain_order="left"
             )
-            self._run(lambda state, requests=requests: self._round_steps(state, requests))
+            self._run(functools.partial(self._round_steps, requests=requests))
             if not wait:
                 break
             self.wait(progress=progress)
@@ -422,10 +357,6 @@ class Job:
         return submit_steps(self._store, state, bodies, width=self._width())
 
 
-def _width_of(client: Any) -> int:
-    return int(getattr(client, "max_concurrency", _config.DEFAULT_MAX_CONCURRENCY))
-
-
 def _check_protocol(store: JobStore, state: JobState, client: Any) -> None:
     """Refuse a client that speaks another protocol than the job's."""
     theirs = getattr(client, "protocol", None)
@@ -435,158 +366,6 @@ def _check_protocol(store: JobStore, state: JobState, client: Any) -> None:
             f"speaks {theirs!r}; pass a client made with protocol={state.protocol!r} (or "
             "none: Job.open makes one), or use another job_dir"
         )
-
-
-def _new_job(
-    store: JobStore,
-    unique: pl.DataFrame,
-    job_id: str,
-    client: SirayaClient,
-    limits: tuple[int | None, int | None],
-    provenance: dict[str, Any],
-    max_result_bytes: int | None = None,
-) -> dict[str, BatchPayload]:
-    """Save a new job's requests and first round of intents; return the bodies by key.
-
-    The round is planned before anything is written, and the state is written last: a
-    job cut short before that is started afresh by the same call.
-    """
-    wire = client.wire
-    state = JobState(
-        job_id=job_id,
-        base_url=client.base_url,
-        max_requests=limits[0] or wire.max_requests,
-        max_bytes=limits[1] or wire.max_bytes,
-        provenance=provenance,
-        task_fingerprint=task_fingerprint(provenance),
-        protocol=client.protocol,
-        max_result_bytes=max_result_bytes,
-    )
-    bodies = plan_added(store, state, unique.clear(), unique)
-    if unique.is_empty():  # every request answered from the answer store: no batch
-        store.write_requests(unique)
-        store.save_job(state)
-    return bodies
-
-
-def submit(
-    requests: pl.DataFrame | pl.LazyFrame,
-    *,
-    client: SirayaClient | None = None,
-    job_dir: str | os.PathLike[str] | None = None,
-    max_requests: int | None = None,
-    max_bytes: int | None = None,
-    provenance: dict[str, Any] | None = None,
-    protocol: str | None = None,
-    max_result_bytes: int | None = None,
-    recipe: Recipe | None = None,
-    reuse: bool = True,
-) -> Job:
-    """Send each unique request once, split into batches, and return the :class:`Job`.
-
-    Re-running the same call re-attaches to the same job (the default ``job_dir`` is derived
-    from the requests and the service URL) and sends only requests the job does not hold.
-
-    Parameters
-    ----------
-    requests
-        The output of :func:`build_requests` (or a frame of ``custom_id``, ``params_json``).
-    client
-        A :class:`SirayaClient`; by default one for ``protocol``, from its environment
-        variables (``SIRAYA_API_KEY`` / ``SIRAYA_BASE_URL`` for Siraya).
-    job_dir
-        Where the job lives; default ``./.siraya_frames/job-<id>``.
-    max_requests, max_bytes
-        Per-batch limits for the planner; default: the protocol's (Siraya 5,000 requests
-        and 50 MiB; Anthropic 100,000 and 256 MB; OpenAI 50,000 and 200 MB).
-    provenance
-        Extra facts to record in the job and, later, in the Parquet metadata.
-    protocol
-        ``"siraya"`` (default, or ``SIRAYA_PROTOCOL``), ``"anthropic"`` or ``"openai"``, when
-        no ``client`` is passed (a client brings its own).
-    max_result_bytes
-        The most one batch's results download may bring (decoded); default: a generous
-        bound from the batch's requests and their ``max_tokens``. Given again on a re-run,
-        it replaces the job's.
-    recipe
-        What ``run`` saves in the job (with its input rows) for :meth:`Job.output`.
-    reuse
-        Take the answers :func:`preview` already got to some of the requests (same service)
-        instead of sending them; decided once, when the job is created.
-    """
-    if client is None:  # a client of its own, closed here; the job makes one when it needs
-        with SirayaClient(protocol=protocol) as own:
-            job = submit(requests, client=own, job_dir=job_dir, max_requests=max_requests,
-                         max_bytes=max_bytes, provenance=provenance,
-                         max_result_bytes=max_result_bytes, recipe=recipe,
-                         reuse=reuse)  # fmt: skip
-        job._client = None
-        return job
-    if protocol is not None and client.protocol != protocol:
-        raise JobError(
-            f"submit(protocol={protocol!r}) was given a client that speaks "
-            f"{client.protocol!r}; drop one of the two"
-        )
-    unique = unique_requests(requests)
-    if unique.is_empty():
-        raise JobError("there are no requests to submit (every row was skipped or empty)")
-    job_id = _job_id(unique["custom_id"], client.base_url)
-    store = JobStore(job_dir if job_dir is not None else _default_job_dir(job_id))
-    logger.info("the job is saved in %s (resume it from there if this process stops)", store.path)
-    with store.lock():  # two processes starting the same job: one plans it, one is told
-        existed = store.exists()
-        if not existed:
-            rest = decide_reuse(store.path, unique, client, reuse=reuse)  # before the state
-            limits = (max_requests, max_bytes)
-            bodies = _new_job(
-                store, rest, job_id, client, limits, provenance or {}, max_result_bytes
-            )
-            remember(store, recipe)  # before any create: a Ctrl-C can still make the file
-    if existed:
-        job = _reattach(store, unique, client, provenance or {}, recipe)
-        if max_result_bytes is not None:
-            job._run(lambda state: _set_result_cap(store, state, max_result_bytes))
-        return job
-    job = Job(store.path, client=client)
-    job._run(lambda state: submit_steps(store, state, bodies, width=_width_of(client)))
-    return job
-
-
-def _set_result_cap(store: JobStore, state: JobState, cap: int) -> Steps:
-    """Record a new cap on results downloads (a step with no call)."""
-    state.max_result_bytes = cap
-    store.save_job(state)
-    yield from ()
-
-
-def _reattach(
-    store: JobStore,
-    unique: pl.DataFrame,
-    client: SirayaClient,
-    provenance: dict[str, Any],
-    recipe: Recipe | None,
-) -> Job:
-    job = Job(store.path, client=client)
-    moved = job._state.base_url != client.base_url  # the emulator's new port: _retarget.py
-    if moved and may_follow(
-        job._state.base_url, client.base_url, ended=has_ended(store, job._state)
-    ):
-        job._run(lambda state: retarget_steps(store, state, client.base_url))
-    if job._state.base_url != client.base_url:
-        raise JobError(
-            f"the job in {str(store.path)!r} was submitted to {job._state.base_url}, but the "
-            f"client points at {client.base_url}; pass a client for that service, or another "
-            "job_dir"
-        )
-    check_same_task(store.path, job._state, provenance)
-    logger.info("re-attaching to the job in %s", store.path)
-    with store.lock():
-        remember(store, recipe)
-    job.submit_pending()
-    added = job.add_requests(without_reused(store.path, unique))  # the job's own record holds
-    if added:
-        logger.info("submitted %d requests the job did not hold yet", added)
-    return job
 
 
 def iter_jobs(root: str | os.PathLike[str] | None = None) -> Iterable[Path]:

@@ -64,8 +64,8 @@ def _facts(lazy: pl.LazyFrame, prefix: str) -> dict[str, Any]:
     for name in _TOKEN_COLUMNS:
         facts[name] = int(totals[name].item() or 0) if name in tokens else None
     if status in names:
-        counts = lazy.group_by(pl.col(status).fill_null("skipped")).len()
-        counts = counts.collect(engine="streaming").sort(["len", status], descending=[True, False])
+        grouped = lazy.group_by(pl.col(status).fill_null("skipped")).len()
+        counts = grouped.collect(engine="streaming").sort(["len", status], descending=[True, False])
         facts["outcomes"] = {str(k): int(v) for k, v in counts.iter_rows()}
     facts["params_hash"] = None
     if has_ids:  # the sorted unique ids are hashes of every request's parameters

@@ -106,7 +106,8 @@ def load(store: JobStore, rec: BatchRecord, ids: pl.DataFrame) -> tuple[pl.DataF
             table = cached.read()
         metadata = table.schema.metadata or {}
         if metadata.get(SOURCE_KEY) == _signature(store.path / str(rec.results_file)).encode():
-            parsed = pl.DataFrame(table.replace_schema_metadata(None)).cast(RESULT_SCHEMA)
+            parsed = pl.DataFrame(table.replace_schema_metadata(None))
+            parsed = parsed.cast(pl.Schema(RESULT_SCHEMA))
             stray = pl.Series("custom_id", json.loads(metadata[STRAY_KEY]), pl.String)
             return parsed, stray
     except (OSError, pa.ArrowException, ValueError, KeyError) as exc:

@@ -17,7 +17,7 @@ import polars as pl
 import pytest
 
 import siraya_frames as sf
-from siraya_frames import _cli
+from siraya_frames import _cli, _cli_jobs
 from siraya_frames._cli_args import EXIT_CODES
 from siraya_frames._cli_words import cli_words
 from siraya_frames.emulator import Emulator
@@ -274,7 +274,7 @@ def test_ctrl_c_exits_130(
     def interrupted(args: Any) -> Any:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(_cli, "_job", interrupted)
+    monkeypatch.setattr(_cli_jobs, "_job", interrupted)
     assert sfc("status j", capsys)[0] == 130
 
 

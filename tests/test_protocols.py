@@ -403,7 +403,7 @@ def test_run_protocol_argument_makes_the_client(tmp_path, monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", KEY)
     fake = FakeOpenAI()
     monkeypatch.setattr(
-        "siraya_frames._job.SirayaClient",
+        "siraya_frames._job_submit.SirayaClient",
         lambda protocol=None: client_for(fake, protocol),
     )
     job = sf.run(

@@ -78,7 +78,8 @@ class AnthropicProtocol(WireProtocol):
                 f"the message batch has no processing_status: {json.dumps(obj)[:300]}",
                 batch_id=batch_id,
             )
-        counts = obj.get("request_counts") if isinstance(obj.get("request_counts"), dict) else {}
+        raw_counts = obj.get("request_counts")
+        counts: dict[str, Any] = raw_counts if isinstance(raw_counts, dict) else {}
         failed = sum(_count(counts, k) for k in ("errored", "canceled", "expired"))
         done = _count(counts, "succeeded") + failed
         url = obj.get("results_url")

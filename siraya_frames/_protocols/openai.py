@@ -109,7 +109,8 @@ class OpenAIProtocol(WireProtocol):
             raise UnexpectedResponseError(
                 f"the batch object has no status: {json.dumps(obj)[:300]}", batch_id=batch_id
             )
-        counts = obj.get("request_counts") if isinstance(obj.get("request_counts"), dict) else {}
+        raw_counts = obj.get("request_counts")
+        counts: dict[str, Any] = raw_counts if isinstance(raw_counts, dict) else {}
         completed, failed = _int(counts.get("completed")), _int(counts.get("failed"))
         done = (completed or 0) + (failed or 0) if counts else None
         files = [obj.get(k) for k in ("output_file_id", "error_file_id")]

@@ -103,17 +103,17 @@ class SirayaHandlers(Handlers):
 
     async def cancel(self, request: Request) -> Response:
         """``POST /v1/batches/{batch_id}/cancel``."""
-        batch = self.gated_batch(request, "cancel")
-        if isinstance(batch, Response):
-            return batch
+        gated = self.gated_batch(request, "cancel")
+        if isinstance(gated, Response):
+            return gated
         now = time.time()
         self.store.set_status(
-            batch.seq, CANCELLING, now, only_from={VALIDATING, IN_PROGRESS, FINALIZING}
+            gated.seq, CANCELLING, now, only_from={VALIDATING, IN_PROGRESS, FINALIZING}
         )
         if self.config.dialect == "reference":
-            self.store.close_pending(batch.seq, CANCELED, CANCELLED, now)
+            self.store.close_pending(gated.seq, CANCELED, CANCELLED, now)
         self.rt.wake_worker()
-        batch = self.store.get(batch.id)
+        batch = self.store.get(gated.id)
         assert batch is not None
         if batch.status not in (CANCELLING, CANCELLED):
             status = _shapes.status_response(self.config.dialect, batch)["status"]
@@ -198,7 +198,8 @@ def build_app(runtime: Runtime) -> ASGIApp:
         assert isinstance(exc, HTTPException)
         error_type = "not_found_error" if exc.status_code == 404 else "invalid_request_error"
         message = f"{request.method} {request.url.path}: {exc.detail}"
-        return handlers.error(message, error_type, exc.status_code, headers=exc.headers)
+        headers = dict(exc.headers) if exc.headers is not None else None
+        return handlers.error(message, error_type, exc.status_code, headers=headers)
 
     routes = [*sync_routes(handlers), *handlers.routes()]
     app = Starlette(routes=routes, exception_handlers={HTTPException: http_exception})
