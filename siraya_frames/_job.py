@@ -50,6 +50,7 @@ from siraya_frames._submit import (
     next_round,
     plan_added,
     plan_round,
+    set_result_cap,
     submit_steps,
     unplanned_requests,
 )
@@ -144,6 +145,7 @@ class Job:
         _check_protocol(self._store, self._state, client)
         self._client = client
         self._owns_client = False  # one made here is closed after each operation
+        self._bodies: dict[str, BatchPayload] = {}  # planned by submit(_send=False), for wait
 
     @classmethod
     def open(cls, path: str | os.PathLike[str], *, client: Any = None) -> Job:
@@ -294,7 +296,8 @@ class Job:
 
         def steps(state: JobState) -> Steps:
             self._plan_unplanned(state)
-            return wait_steps(self._store, state, schedule, bar, deadline, width=self._width())
+            return wait_steps(self._store, state, schedule, bar, deadline, width=self._width(),
+                              bodies=self._bodies)  # fmt: skip
 
         try:
             self._run(steps)
@@ -328,7 +331,8 @@ class Job:
                 self._plan_unplanned(state)
                 schedule = schedule or PollSchedule()
                 width = _width_of(client)
-                steps = wait_steps(self._store, state, schedule, bar, deadline, width=width)
+                steps = wait_steps(self._store, state, schedule, bar, deadline, width=width,
+                                   bodies=self._bodies)  # fmt: skip
                 await adrive(steps, client)
         except SirayaError as exc:
             exc.add_note(self._hint())
@@ -481,6 +485,7 @@ def submit(
     max_result_bytes: int | None = None,
     recipe: Recipe | None = None,
     reuse: bool = True,
+    _send: bool = True,
 ) -> Job:
     """Send each unique request once, split into batches, and return the :class:`Job`.
 
@@ -519,7 +524,7 @@ def submit(
             job = submit(requests, client=own, job_dir=job_dir, max_requests=max_requests,
                          max_bytes=max_bytes, provenance=provenance,
                          max_result_bytes=max_result_bytes, recipe=recipe,
-                         reuse=reuse)  # fmt: skip
+                         reuse=reuse, _send=_send)  # fmt: skip
         job._client = None
         return job
     if protocol is not None and client.protocol != protocol:
@@ -545,18 +550,14 @@ def submit(
     if existed:
         job = _reattach(store, unique, client, provenance or {}, recipe)
         if max_result_bytes is not None:
-            job._run(lambda state: _set_result_cap(store, state, max_result_bytes))
+            job._run(lambda state: set_result_cap(store, state, max_result_bytes))
         return job
     job = Job(store.path, client=client)
+    if not _send:  # run waits next: its wait sends the creates, polling between them
+        job._bodies = bodies
+        return job
     job._run(lambda state: submit_steps(store, state, bodies, width=_width_of(client)))
     return job
-
-
-def _set_result_cap(store: JobStore, state: JobState, cap: int) -> Steps:
-    """Record a new cap on results downloads (a step with no call)."""
-    state.max_result_bytes = cap
-    store.save_job(state)
-    yield from ()
 
 
 def _reattach(
