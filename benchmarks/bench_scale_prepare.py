@@ -2,10 +2,13 @@
 
 ``run`` first calls ``prepare`` (build the requests, collect them, encode the unique ones),
 then the estimate (the one-line announcement and ``max_cost_usd``), then drops the
-``params`` struct and hands the unique requests to ``submit``. Each size runs in a fresh
-process of the code under test (``--code-root``); after each step the script records the
-peak RSS (``ru_maxrss``) and the RSS held at that moment (``/proc/self/statm``), both as
-multiples of the input frame's ``estimated_size()``. No service is called.
+``params`` struct and hands the unique requests to ``submit``, which plans the batches, saves
+the requests, the intents and the input rows (``remember``) before its first create: the
+last step, "plan", is that ``submit`` with its creates left to ``wait`` (``_send=False``,
+where the code has it; a client pointed at a closed port, so that nothing can be sent).
+Each size runs in a fresh process of the code under test (``--code-root``); after each step
+the script records the peak RSS (``ru_maxrss``) and the RSS held at that moment
+(``/proc/self/statm``), as multiples of the input's ``estimated_size()``. No service is called.
 
 Usage::
 
@@ -69,6 +72,19 @@ def measure(n_rows: int) -> dict[str, object]:
         requests = requests.drop("params") if "params" in requests.columns else requests
 
     step("drop params", drop)
+    import inspect
+    import tempfile
+
+    import siraya_frames as sf
+
+    if "_send" in inspect.signature(sf.submit).parameters:
+        from siraya_frames._recipe import Recipe
+
+        recipe = Recipe(prompt=PROMPT, model=MODEL, inputs=requests)
+        job_dir = Path(tempfile.mkdtemp(prefix="bench-prepare-")) / "job"
+        with sf.SirayaClient("bench-key", "http://127.0.0.1:9/v1", protocol="anthropic") as c:
+            args = {"job_dir": job_dir, "recipe": recipe, "max_requests": 100_000}
+            step("plan", lambda: sf.submit(unique, client=c, reuse=False, _send=False, **args))
     assert unique.height == n_rows - n_rows // 10, unique.height
     return {
         "rows": n_rows,

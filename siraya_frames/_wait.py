@@ -289,8 +289,9 @@ def wait_steps(
     bodies: dict[str, BatchPayload] | None = None,
 ) -> Steps:
     """Create the batches not created yet (``bodies``: those already built, by key), a wave
-    at a time, with a poll round of the batches already created whenever the schedule says
-    one is due; then poll until every batch is finished."""
+    at a time, with a poll round of the batches already created whenever the schedule's
+    back-off says one is due (a predicted end does not hurry it: the creates come first);
+    then poll until every batch is finished."""
     _refetch_unavailable(state)
     n_polls, seen, due = 0, dict[str, tuple[float, int]](), None
     while has_planned(state):
@@ -300,8 +301,8 @@ def wait_steps(
         due = now + schedule.delay(0, now=now) if due is None else due
         if has_planned(state) and now >= due and (deadline is None or now < deadline):
             yield from _round(store, state, report, deadline, clock, width, seen)
-            n_polls, now = n_polls + 1, clock()
-            due = now + schedule.delay(n_polls, now=now, eta=_eta(seen, state, now))
+            n_polls, now = n_polls + 1, clock()  # backing off, no ETA: creates come first
+            due = now + schedule.delay(n_polls, now=now)
     while True:
         yield from _round(store, state, report, deadline, clock, width, seen)
         if all(is_finished(r) for r in state.batches):
