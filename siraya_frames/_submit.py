@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import sys
-from itertools import islice
 
 import polars as pl
 
@@ -35,7 +34,6 @@ logger = logging.getLogger("siraya_frames")
 __all__ = [
     "apply_state",
     "creates_width",
-    "has_planned",
     "idempotency_key",
     "key_of_digest",
     "next_round",
@@ -214,17 +212,17 @@ def submit_steps(
     bodies: dict[str, BatchPayload],
     *,
     width: int = DEFAULT_MAX_CONCURRENCY,
-    limit: int | None = None,
+    only: list[BatchRecord] | None = None,
 ) -> Steps:
-    """Create every batch whose intent is recorded but whose id is not (the first ``limit``
-    of them, when given), ``width`` at a time (one at a time where a lost create cannot be
-    recovered: see ``_recovers_lost_creates``).
+    """Create every batch whose intent is recorded but whose id is not (of ``only``, when
+    given), ``width`` at a time (one at a time where a lost create cannot be recovered: see
+    ``_recovers_lost_creates``).
 
     Each create saves its own batch (intent before the call, id right after its answer), so
     one failing create loses none of the ids the others in flight got; its error is raised
     once they are saved.
     """
-    planned = islice((rec for rec in state.batches if rec.status == "planned"), limit)
+    planned = (rec for rec in (state.batches if only is None else only) if rec.status == "planned")
     creates = (_create_one(store, state, rec, bodies) for rec in planned)
     yield from side_by_side(creates, width=creates_width(state, width))
 
@@ -232,11 +230,6 @@ def submit_steps(
 def creates_width(state: JobState, width: int) -> int:
     """Creates in flight at once: ``width``, or 1 where a lost create cannot be recovered."""
     return width if _recovers_lost_creates(state) else 1
-
-
-def has_planned(state: JobState) -> bool:
-    """Whether some batch has its intent saved but was not created yet."""
-    return any(rec.status == "planned" for rec in state.batches)
 
 
 def _recovers_lost_creates(state: JobState) -> bool:

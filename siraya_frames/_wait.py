@@ -30,7 +30,7 @@ from siraya_frames._protocols import get_protocol
 from siraya_frames._rounds import by_predicted_end, eta_of, list_round
 from siraya_frames._shapes import BatchState, BatchStatus
 from siraya_frames._store import BatchRecord, JobState, JobStore, atomic_write, utc_now
-from siraya_frames._submit import apply_state, creates_width, has_planned, submit_steps
+from siraya_frames._submit import apply_state, creates_width, submit_steps
 
 logger = logging.getLogger("siraya_frames")
 
@@ -294,12 +294,15 @@ def wait_steps(
     then poll until every batch is finished."""
     _refetch_unavailable(state)
     n_polls, seen, due = 0, dict[str, tuple[float, int]](), None
-    while has_planned(state):
-        wave = creates_width(state, width)
-        yield from submit_steps(store, state, bodies or {}, width=width, limit=wave)
+    planned = [rec for rec in state.batches if rec.status == "planned"]
+    wave = creates_width(state, width)
+    for first in range(0, len(planned), wave):
+        only = planned[first : first + wave]
+        yield from submit_steps(store, state, bodies or {}, width=width, only=only)
         now = clock()
         due = now + schedule.delay(0, now=now) if due is None else due
-        if has_planned(state) and now >= due and (deadline is None or now < deadline):
+        more = first + wave < len(planned)
+        if more and now >= due and (deadline is None or now < deadline):
             yield from _round(store, state, report, deadline, clock, width, seen)
             n_polls, now = n_polls + 1, clock()  # backing off, no ETA: creates come first
             due = now + schedule.delay(n_polls, now=now)
@@ -324,14 +327,10 @@ def wait_steps(
 
 
 def _round(
-    store: JobStore,
-    state: JobState,
-    report: Callable[[JobState], None],
-    deadline: float | None,
-    clock: Callable[[], float],
-    width: int,
+    store: JobStore, state: JobState, report: Callable[[JobState], None],
+    deadline: float | None, clock: Callable[[], float], width: int,
     seen: dict[str, tuple[float, int]],
-) -> Steps:
+) -> Steps:  # fmt: skip
     """One poll round of the created, unfinished batches; then the progress reported."""
     try:
         yield from poll_steps(store, state, deadline, clock, width=width, seen=seen)
