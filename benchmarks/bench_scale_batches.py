@@ -12,9 +12,18 @@ process wrote to storage (``/proc/self/io`` ``write_bytes``: the job directory, 
 else is written). Per-batch columns divide by the number of batches: a flat column
 means a constant cost per batch.
 
+``--defer-creates`` takes ``run``'s path: ``submit`` records the intents only and ``wait``
+sends the creates, polling the batches already created between them (``submit(...,
+_send=False)``, where the code has it); without it, ``submit`` sends every create and
+``wait`` polls after. Either way the script reports, from the batches' saved times, how long
+the creates took (first to last), a batch's turnaround (create to results saved, median),
+how many batches were finished when the last create went out, and how long after the last
+create the last results were saved.
+
 Usage::
 
     python benchmarks/bench_scale.py --batches 200 500 1000 2000
+    python benchmarks/bench_scale.py --batches 1000 2000 --defer-creates
     python benchmarks/bench_scale.py --batches 200 --json
 """
 
@@ -130,15 +139,34 @@ class Steps:
         }
 
 
-def run_one(base_url: str, batches: int, per_batch: int) -> dict[str, object]:
+def _timeline(job: sf.Job) -> dict[str, float]:
+    """Creates and results over time, from the batches' saved ``submitted_at``/``finished_at``."""
+    times = job.batches.select(
+        pl.col(c).str.to_datetime(time_zone="UTC").dt.epoch("ms") / 1000
+        for c in ("submitted_at", "finished_at")
+    )
+    sub, fin = times["submitted_at"], times["finished_at"]
+    last = sub.max()
+    return {
+        "creates_s": last - sub.min(),
+        "turnaround_s": (fin - sub).median(),
+        "finished_by_last_create": int((fin < last).sum()),  # seconds: a lower bound
+        "last_result_after_last_create_s": fin.max() - last,
+    }
+
+
+def run_one(
+    base_url: str, batches: int, per_batch: int, *, defer: bool = False
+) -> dict[str, object]:
     n = batches * per_batch
     df = pl.DataFrame({"text": [f"scale review {i}" for i in range(n)]})
     requests = sf.build_requests(df, prompt="{text}", model="m", max_tokens=8)
     steps = Steps()
     with tempfile.TemporaryDirectory() as tmp, sf.SirayaClient(KEY, base_url) as client:
         with steps.step("submit"):
+            extra = {"_send": False} if defer else {}
             job = sf.submit(
-                requests, client=client, job_dir=Path(tmp) / "j", max_requests=per_batch
+                requests, client=client, job_dir=Path(tmp) / "j", max_requests=per_batch, **extra
             )
         with steps.step("wait"):
             job.wait(progress=False, schedule=FAST)
@@ -147,14 +175,16 @@ def run_one(base_url: str, batches: int, per_batch: int) -> dict[str, object]:
         with steps.step("status"):
             status = job.status(refresh=False)
         assert out.height == n and status.done == n, (out.height, status)
-    return {"batches": batches, "rows": n, "steps": steps.rows}
+        timeline = _timeline(job)
+    return {"batches": batches, "rows": n, "steps": steps.rows, "timeline": timeline}
 
 
 def _table(results: list[dict[str, object]]) -> str:
     names = ["submit", "wait", "collect", "status"]
     head = "| batches | " + " | ".join(f"{s} wall / cpu / store s" for s in names)
-    head += " | written MB | cpu ms/batch | store ms/batch |"
-    lines = [head, "|" + " --- |" * (len(names) + 4)]
+    head += " | written MB | cpu ms/batch | store ms/batch | creates s | turnaround s"
+    head += " | finished by last create | last results after last create s |"
+    lines = [head, "|" + " --- |" * (len(names) + 8)]
     for res in results:
         rows = res["steps"]
         cells = [
@@ -164,7 +194,10 @@ def _table(results: list[dict[str, object]]) -> str:
         written = sum(rows[s]["written_mb"] for s in names)
         cpu = sum(rows[s]["cpu_s"] for s in names) * 1000 / res["batches"]
         store = sum(rows[s]["store_s"] for s in names) * 1000 / res["batches"]
-        tail = f" | {written:.1f} | {cpu:.1f} | {store:.1f} |"
+        tl = res["timeline"]
+        tail = f" | {written:.1f} | {cpu:.1f} | {store:.1f} | {tl['creates_s']:.0f}"
+        tail += f" | {tl['turnaround_s']:.0f} | {tl['finished_by_last_create']}"
+        tail += f" | {tl['last_result_after_last_create_s']:.0f} |"
         lines.append(f"| {res['batches']} | " + " | ".join(cells) + tail)
     return "\n".join(lines)
 
@@ -174,11 +207,14 @@ def main() -> None:
     parser.add_argument("--batches", type=int, nargs="+", default=[200, 500, 1000, 2000])
     parser.add_argument("--per-batch", type=int, default=100)
     parser.add_argument("--json", action="store_true", help="print the raw numbers as JSON")
+    parser.add_argument(
+        "--defer-creates", action="store_true", help="run's path: wait sends the creates"
+    )
     args = parser.parse_args()
     results = []
     with emulator() as base_url:
         for batches in args.batches:
-            results.append(run_one(base_url, batches, args.per_batch))
+            results.append(run_one(base_url, batches, args.per_batch, defer=args.defer_creates))
             print(_table(results[-1:]).splitlines()[-1], file=sys.stderr, flush=True)
     print(json.dumps(results, indent=1) if args.json else _table(results))
 

@@ -79,6 +79,7 @@ class Job:
         _check_protocol(self._store, self._state, client)
         self._client = client
         self._owns_client = False  # one made here is closed after each operation
+        self._bodies: dict[str, BatchPayload] = {}  # planned by submit(_send=False), for wait
 
     @classmethod
     def open(cls, path: str | os.PathLike[str], *, client: Any = None) -> Job:
@@ -229,7 +230,8 @@ class Job:
 
         def steps(state: JobState) -> Steps:
             self._plan_unplanned(state)
-            return wait_steps(self._store, state, schedule, bar, deadline, width=self._width())
+            return wait_steps(self._store, state, schedule, bar, deadline, width=self._width(),
+                              bodies=self._bodies)  # fmt: skip
 
         try:
             self._run(steps)
@@ -263,7 +265,8 @@ class Job:
                 self._plan_unplanned(state)
                 schedule = schedule or PollSchedule()
                 width = _width_of(client)
-                steps = wait_steps(self._store, state, schedule, bar, deadline, width=width)
+                steps = wait_steps(self._store, state, schedule, bar, deadline, width=width,
+                                   bodies=self._bodies)  # fmt: skip
                 await adrive(steps, client)
         except SirayaError as exc:
             exc.add_note(self._hint())

@@ -21,12 +21,11 @@ from siraya_frames._client import SirayaClient
 from siraya_frames._errors import JobError
 from siraya_frames._ids import update_joined
 from siraya_frames._plan import BatchPayload, unique_requests
-from siraya_frames._polling import Steps
 from siraya_frames._recipe import Recipe, remember
 from siraya_frames._retarget import has_ended, may_follow, retarget_steps
 from siraya_frames._reuse import decide_reuse, without_reused
 from siraya_frames._store import JobState, JobStore
-from siraya_frames._submit import plan_added, submit_steps
+from siraya_frames._submit import plan_added, set_result_cap, submit_steps
 from siraya_frames._task import check_same_task, task_fingerprint
 
 if TYPE_CHECKING:
@@ -95,6 +94,7 @@ def submit(
     max_result_bytes: int | None = None,
     recipe: Recipe | None = None,
     reuse: bool = True,
+    _send: bool = True,
 ) -> Job:
     """Send each unique request once, split into batches, and return the :class:`Job`.
 
@@ -133,7 +133,7 @@ def submit(
             job = submit(requests, client=own, job_dir=job_dir, max_requests=max_requests,
                          max_bytes=max_bytes, provenance=provenance,
                          max_result_bytes=max_result_bytes, recipe=recipe,
-                         reuse=reuse)  # fmt: skip
+                         reuse=reuse, _send=_send)  # fmt: skip
         job._client = None
         return job
     if protocol is not None and client.protocol != protocol:
@@ -159,20 +159,16 @@ def submit(
     if existed:
         job = _reattach(store, unique, client, provenance or {}, recipe)
         if max_result_bytes is not None:
-            job._run(lambda state: _set_result_cap(store, state, max_result_bytes))
+            job._run(lambda state: set_result_cap(store, state, max_result_bytes))
         return job
     from siraya_frames._job import Job  # here: _job.py imports this module
 
     job = Job(store.path, client=client)
+    if not _send:  # run waits next: its wait sends the creates, polling between them
+        job._bodies = bodies
+        return job
     job._run(lambda state: submit_steps(store, state, bodies, width=_width_of(client)))
     return job
-
-
-def _set_result_cap(store: JobStore, state: JobState, cap: int) -> Steps:
-    """Record a new cap on results downloads (a step with no call)."""
-    state.max_result_bytes = cap
-    store.save_job(state)
-    yield from ()
 
 
 def _reattach(

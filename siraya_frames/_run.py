@@ -198,6 +198,7 @@ def run(
         max_result_bytes=max_result_bytes,
         recipe=recipe,
         reuse=reuse,
+        _send=not wait,  # run waits next: its wait polls the first batches between creates
     )
     del unique
     if not wait:

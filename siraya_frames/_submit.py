@@ -33,11 +33,13 @@ logger = logging.getLogger("siraya_frames")
 
 __all__ = [
     "apply_state",
+    "creates_width",
     "idempotency_key",
     "key_of_digest",
     "next_round",
     "plan_added",
     "plan_round",
+    "set_result_cap",
     "submit_steps",
     "unplanned_requests",
 ]
@@ -210,17 +212,24 @@ def submit_steps(
     bodies: dict[str, BatchPayload],
     *,
     width: int = DEFAULT_MAX_CONCURRENCY,
+    only: list[BatchRecord] | None = None,
 ) -> Steps:
-    """Create every batch whose intent is recorded but whose id is not, ``width`` at a time
-    (one at a time where a lost create cannot be recovered: see ``_recovers_lost_creates``).
+    """Create every batch whose intent is recorded but whose id is not (of ``only``, when
+    given), ``width`` at a time (one at a time where a lost create cannot be recovered: see
+    ``_recovers_lost_creates``).
 
     Each create saves its own batch (intent before the call, id right after its answer), so
     one failing create loses none of the ids the others in flight got; its error is raised
     once they are saved.
     """
-    planned = (rec for rec in state.batches if rec.status == "planned")
+    planned = (rec for rec in (state.batches if only is None else only) if rec.status == "planned")
     creates = (_create_one(store, state, rec, bodies) for rec in planned)
-    yield from side_by_side(creates, width=width if _recovers_lost_creates(state) else 1)
+    yield from side_by_side(creates, width=creates_width(state, width))
+
+
+def creates_width(state: JobState, width: int) -> int:
+    """Creates in flight at once: ``width``, or 1 where a lost create cannot be recovered."""
+    return width if _recovers_lost_creates(state) else 1
 
 
 def _recovers_lost_creates(state: JobState) -> bool:
@@ -250,3 +259,10 @@ def _create_one(
     rec.submitted_at = utc_now()
     apply_state(rec, answer)
     store.save_batch(rec)
+
+
+def set_result_cap(store: JobStore, state: JobState, cap: int) -> Steps:
+    """Record a new cap on results downloads (a step with no call)."""
+    state.max_result_bytes = cap
+    store.save_job(state)
+    yield from ()

@@ -24,12 +24,13 @@ from siraya_frames._errors import (
     UnexpectedResponseError,
     WaitTimeoutError,
 )
+from siraya_frames._plan import BatchPayload
 from siraya_frames._polling import Call, PollSchedule, Sleep, Steps, side_by_side
 from siraya_frames._protocols import get_protocol
 from siraya_frames._rounds import by_predicted_end, eta_of, list_round
 from siraya_frames._shapes import BatchState, BatchStatus
 from siraya_frames._store import BatchRecord, JobState, JobStore, atomic_write, utc_now
-from siraya_frames._submit import apply_state, submit_steps
+from siraya_frames._submit import apply_state, creates_width, submit_steps
 
 logger = logging.getLogger("siraya_frames")
 
@@ -285,18 +286,28 @@ def wait_steps(
     clock: Callable[[], float] = time.time,
     *,
     width: int = DEFAULT_MAX_CONCURRENCY,
+    bodies: dict[str, BatchPayload] | None = None,
 ) -> Steps:
-    yield from submit_steps(store, state, {}, width=width)
+    """Create the batches not created yet (``bodies``: those already built, by key), a wave
+    at a time, with a poll round of the batches already created whenever the schedule's
+    back-off says one is due (a predicted end does not hurry it: the creates come first);
+    then poll until every batch is finished."""
     _refetch_unavailable(state)
-    n_polls, seen = 0, dict[str, tuple[float, int]]()
+    n_polls, seen, due = 0, dict[str, tuple[float, int]](), None
+    planned = [rec for rec in state.batches if rec.status == "planned"]
+    wave = creates_width(state, width)
+    for first in range(0, len(planned), wave):
+        only = planned[first : first + wave]
+        yield from submit_steps(store, state, bodies or {}, width=width, only=only)
+        now = clock()
+        due = now + schedule.delay(0, now=now) if due is None else due
+        more = first + wave < len(planned)
+        if more and now >= due and (deadline is None or now < deadline):
+            yield from _round(store, state, report, deadline, clock, width, seen)
+            n_polls, now = n_polls + 1, clock()  # backing off, no ETA: creates come first
+            due = now + schedule.delay(n_polls, now=now)
     while True:
-        try:
-            yield from poll_steps(store, state, deadline, clock, width=width, seen=seen)
-        except APITimeoutError as exc:
-            if deadline is None or clock() < deadline:
-                raise
-            raise _not_finished(store) from exc
-        report(state)
+        yield from _round(store, state, report, deadline, clock, width, seen)
         if all(is_finished(r) for r in state.batches):
             return state
         now = clock()
@@ -313,6 +324,21 @@ def wait_steps(
             )
         )
         n_polls += 1
+
+
+def _round(
+    store: JobStore, state: JobState, report: Callable[[JobState], None],
+    deadline: float | None, clock: Callable[[], float], width: int,
+    seen: dict[str, tuple[float, int]],
+) -> Steps:  # fmt: skip
+    """One poll round of the created, unfinished batches; then the progress reported."""
+    try:
+        yield from poll_steps(store, state, deadline, clock, width=width, seen=seen)
+    except APITimeoutError as exc:
+        if deadline is None or clock() < deadline:
+            raise
+        raise _not_finished(store) from exc
+    report(state)
 
 
 def _not_finished(store: JobStore) -> WaitTimeoutError:

@@ -29,7 +29,7 @@ _SHAPE = (
     'the body must be a JSON object with a "requests" list, e.g. '
     '{"requests": [{"custom_id": "r1", "params": {...}}]}'
 )
-CUSTOM_ID_PATTERN = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
+CUSTOM_ID_PATTERN = re.compile(r"^[a-zA-Z0-9_-]{1,64}\Z")  # \Z: "$" would allow a last "\n"
 REQUIRED_PARAMS = ("model", "messages", "max_tokens")
 
 
