@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
+import pyarrow as pa
 import xxhash
 
 from siraya_frames._store import JobStore, writing
@@ -95,7 +96,12 @@ class Recipe:
 def _rows_hash(frame: pl.DataFrame) -> str:
     """A hash of the rows and the schema (equal frames, equal hashes)."""
     digest = xxhash.xxh3_128(repr(frame.schema).encode())
-    digest.update(frame.hash_rows(seed=0).to_numpy().tobytes())
+    hashes = frame.hash_rows(seed=0).to_arrow()  # UInt64, no nulls; numpy is not a dependency
+    if isinstance(hashes, pa.ChunkedArray):
+        hashes = hashes.combine_chunks()
+    width = hashes.type.byte_width
+    start = hashes.offset * width
+    digest.update(memoryview(hashes.buffers()[1])[start : start + len(hashes) * width])
     return digest.hexdigest()
 
 

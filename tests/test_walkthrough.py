@@ -213,3 +213,31 @@ def test_status_counts_what_the_service_has_done_in_a_running_batch(tmp_path: Pa
     state = JobState("j", "u", 9, 9, n_requests=315, batches=[running])
     total, done, failed = outcome_totals(state)  # as `siraya-frames status` says it
     assert (total, done, failed) == (315, 224, 3)  # was 0 done while the table showed 224
+
+
+NO_NUMPY_RUN = """
+import sys
+sys.modules["numpy"] = None  # what `pip install siraya-frames[emulator]` has: no numpy
+import tempfile
+import polars as pl
+import siraya_frames as sf
+from siraya_frames.emulator import Emulator
+
+work = tempfile.mkdtemp()
+df = pl.DataFrame({"review": ["good", "bad", "good"]})
+with Emulator() as emu, sf.SirayaClient("k", emu.base_url) as client:
+    out = sf.run(df, prompt="{review}", model="m", client=client, job_dir=work + "/job",
+                 output=work + "/out.csv", progress=False, show_summary=False)
+    again = sf.Job.open(work + "/job", client=client).output()
+print(out.height, again.height, sf.read_provenance(work + "/out.csv")["outcomes"])
+"""
+
+
+def test_run_and_resume_need_no_numpy() -> None:
+    # the demo crashed in a fresh `.[emulator]` venv: the recipe hashed its rows with
+    # Series.to_numpy(), and numpy is not a dependency
+    done = subprocess.run(
+        [sys.executable, "-c", NO_NUMPY_RUN], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["3", "3", "{'succeeded':", "3}"]
