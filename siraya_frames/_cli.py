@@ -148,6 +148,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
         max_requests=args.max_requests,
         max_bytes=args.max_bytes,
         max_result_bytes=args.max_result_bytes,
+        reuse=not args.no_reuse,
+        answers_dir=args.answers_dir,
     )
     if isinstance(out, sf.Job):
         print(show.submitted_text(len(out.batch_ids), str(out.path)))
@@ -234,6 +236,8 @@ def _add_run(sub: Any) -> None:
         metavar="USD",
         help="send nothing if the estimated cost (batch price, upper bound) is over USD",
     )
+    p.add_argument("--no-reuse", action="store_true", help="send even what a preview answered")
+    p.add_argument("--answers-dir", help="the answer store (default <job root>/answers)")
     p.set_defaults(func=_cmd_run)
 
 

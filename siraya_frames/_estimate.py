@@ -111,6 +111,7 @@ def estimate(
     protocol: str | None = None,
     max_result_bytes: int | None = None,
     reuse: bool = True,
+    answers_dir: str | os.PathLike[str] | None = None,
     **params: Any,
 ) -> pl.DataFrame:
     """Return one row: counts, batches, estimated tokens and cost of a requests frame.
@@ -129,7 +130,8 @@ def estimate(
         columns.
     prompt, model, max_tokens, messages, system, labels, abstain, schema, prefix, **params
         As for :func:`run`. ``output``, ``job_dir``, ``wait``, ``timeout``, ``progress``,
-        ``show_summary``, ``max_cost_usd``, ``max_result_bytes`` and ``reuse`` are accepted,
+        ``show_summary``, ``max_cost_usd``, ``max_result_bytes``, ``reuse`` and ``answers_dir``
+        are accepted,
         so the same arguments can be passed to both, and unused (every request is counted,
         also one a preview answered: an upper bound); ``client`` gives the protocol.
     prices
@@ -177,7 +179,7 @@ def estimate(
     parameter 'top_k'
     """
     del output, job_dir, wait, timeout, progress, show_summary, max_cost_usd, max_result_bytes
-    del reuse
+    del reuse, answers_dir
     if prompt is not None or messages is not None:
         from siraya_frames._prepare import prepare  # prepare builds on this module
 

@@ -94,6 +94,7 @@ def submit(
     max_result_bytes: int | None = None,
     recipe: Recipe | None = None,
     reuse: bool = True,
+    answers_dir: str | os.PathLike[str] | None = None,
     _send: bool = True,
 ) -> Job:
     """Send each unique request once, split into batches, and return the :class:`Job`.
@@ -127,13 +128,16 @@ def submit(
     reuse
         Take the answers :func:`preview` already got to some of the requests (same service)
         instead of sending them; decided once, when the job is created.
+    answers_dir
+        The answer store they are taken from (default ``<job root>/answers``, or
+        ``SIRAYA_ANSWERS_DIR``).
     """
     if client is None:  # a client of its own, closed here; the job makes one when it needs
         with SirayaClient(protocol=protocol) as own:
             job = submit(requests, client=own, job_dir=job_dir, max_requests=max_requests,
                          max_bytes=max_bytes, provenance=provenance,
                          max_result_bytes=max_result_bytes, recipe=recipe,
-                         reuse=reuse, _send=_send)  # fmt: skip
+                         reuse=reuse, answers_dir=answers_dir, _send=_send)  # fmt: skip
         job._client = None
         return job
     if protocol is not None and client.protocol != protocol:
@@ -150,7 +154,7 @@ def submit(
     with store.lock():  # two processes starting the same job: one plans it, one is told
         existed = store.exists()
         if not existed:
-            rest = decide_reuse(store.path, unique, client, reuse=reuse)  # before the state
+            rest = decide_reuse(store.path, unique, client, reuse=reuse, answers_dir=answers_dir)
             limits = (max_requests, max_bytes)
             bodies = _new_job(
                 store, rest, job_id, client, limits, provenance or {}, max_result_bytes

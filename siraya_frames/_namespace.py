@@ -70,6 +70,7 @@ class _Namespace:
         protocol: str | None = None,
         max_result_bytes: int | None = None,
         reuse: bool = True,
+        answers_dir: str | os.PathLike[str] | None = None,
         **params: Any,
     ) -> pl.DataFrame:
         """:func:`siraya_frames.estimate` of what ``run`` with these arguments would send."""
@@ -105,6 +106,7 @@ class _Namespace:
         max_result_bytes: int | None = None,
         dry_run: bool = False,
         reuse: bool = True,
+        answers_dir: str | os.PathLike[str] | None = None,
         **params: Any,
     ) -> FrameOut | Job | pl.DataFrame:
         """:func:`siraya_frames.run` on this frame (the result is of this frame's kind)."""

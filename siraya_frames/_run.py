@@ -77,6 +77,7 @@ def run(
     max_result_bytes: int | None = None,
     dry_run: bool = False,
     reuse: bool = True,
+    answers_dir: str | os.PathLike[str] | None = None,
     **params: Any,
 ) -> FrameOut | Job | pl.DataFrame:
     """Label or transform every row of ``df`` through the batch API, in one call.
@@ -135,13 +136,18 @@ def run(
     dry_run
         ``True``: send nothing, make no job directory, and return the :func:`estimate` row
         of exactly what this call would send (the one ``max_cost_usd`` is checked against).
-
-    Before submitting, ``run`` says in one line what it is about to spend (requests,
-    batches, upper-bound cost; or, re-attaching, what its job already holds): logged at
-    INFO, and shown where the summary is unless ``show_summary=False``.
     reuse
         Take the answers :func:`preview` already got (same requests, same service) instead
         of sending them again (see :func:`submit`).
+    answers_dir
+        The answer store to take them from: the one :func:`preview` was given (default
+        ``<job root>/answers``, or ``SIRAYA_ANSWERS_DIR``).
+
+    Notes
+    -----
+    Before submitting, ``run`` says in one line what it is about to spend (requests,
+    batches, upper-bound cost; or, re-attaching, what its job already holds): logged at
+    INFO, and shown unless both ``progress`` and ``show_summary`` are ``False``.
 
     Returns
     -------
@@ -178,7 +184,8 @@ def run(
         resolve_key(prep.wire)
     models = _request_models(prep.requests)
     check_models(client, models["model"].unique(), protocol=protocol)  # before any spend
-    announce(prep, client=client, job_dir=job_dir, show=show_summary or progress, reuse=reuse)
+    announce(prep, client=client, job_dir=job_dir, show=show_summary or progress, reuse=reuse,
+             answers_dir=answers_dir)  # fmt: skip
     request_params = {"max_tokens": max_tokens, "system": system, "messages": messages, **params}
     record = provenance(prep, prompt, model, labels, abstain, request_params)
     kind, norm_schema, requests, unique = prep.kind, prep.schema, prep.requests, prep.unique
@@ -198,6 +205,7 @@ def run(
         max_result_bytes=max_result_bytes,
         recipe=recipe,
         reuse=reuse,
+        answers_dir=answers_dir,
         _send=not wait,  # run waits next: its wait polls the first batches between creates
     )
     del unique

@@ -99,7 +99,13 @@ def check_budget(prep: Prepared, max_cost_usd: float) -> None:
 
 
 def announce(
-    prep: Prepared, *, client: Any, job_dir: Any, show: bool, reuse: bool = True
+    prep: Prepared,
+    *,
+    client: Any,
+    job_dir: Any,
+    show: bool,
+    reuse: bool = True,
+    answers_dir: Any = None,
 ) -> str | None:
     """Say, before submit, what the run is about to spend (or what its job already holds).
 
@@ -111,7 +117,7 @@ def announce(
     path = Path(job_dir) if job_dir is not None else _default_path(prep, client)
     store = JobStore(path) if path is not None else None
     line = _reattach_line(prep, store) if store is not None and store.exists() else None
-    line = line or _new_job_line(prep, _base_url(prep, client), reuse)
+    line = line or _new_job_line(prep, _base_url(prep, client), reuse, answers_dir)
     logger.info("%s", line)
     if show:
         say(line)
@@ -138,13 +144,16 @@ def _default_path(prep: Prepared, client: Any) -> Path | None:
     )
 
 
-def _new_job_line(prep: Prepared, base_url: str | None, reuse: bool) -> str:
+def _new_job_line(
+    prep: Prepared, base_url: str | None, reuse: bool, answers_dir: Any = None
+) -> str:
     """The spend line of a new job; the answers :func:`~siraya_frames.preview` already got
     to some of its requests are reused (see ``submit``), so they are left out of it."""
     answered = pl.Series("custom_id", [], pl.String)
     if reuse and base_url is not None:
         service = service_id(prep.wire.name, base_url)
-        answered = lookup_answers(prep.unique["custom_id"], service=service)["custom_id"]
+        stored = lookup_answers(prep.unique["custom_id"], service=service, answers_dir=answers_dir)
+        answered = stored["custom_id"]
     found = answered.len()
     if not found:
         return spend_line(prep.estimate().row(0, named=True))

@@ -298,3 +298,40 @@ def test_an_async_client_is_refused_with_the_fix() -> None:
     client = sf.AsyncSirayaClient("k", "http://127.0.0.1:9/v1")
     with pytest.raises(errors.ConfigurationError, match="SirayaClient"):
         sf.preview(df, prompt="{review}", model="m", client=client)  # type: ignore[arg-type]
+
+
+def test_run_takes_its_answers_from_the_store_preview_was_given(tmp_path: Any) -> None:
+    rec = Recorder()
+    df = pl.DataFrame({"review": [f"positive {i}" for i in range(10)]})
+    store = tmp_path / "my-answers"
+    with Emulator(responder=rec) as emu, sf.SirayaClient("k", emu.base_url) as client:
+        sf.preview(df, n=4, **task(client, labels=None, answers_dir=store))
+        sf.run(df, **task(client, labels=None, answers_dir=store), progress=False,
+               job_dir=tmp_path / "with")  # fmt: skip
+        with_store = sorted(rec.batch)
+        rec.batch.clear()
+        sf.run(df, **task(client, labels=None), progress=False, job_dir=tmp_path / "without")
+    assert with_store == sorted(f"positive {i}" for i in range(4, 10))  # the 4 reused
+    assert sorted(rec.batch) == sorted(df["review"])  # the default store holds none of them
+
+
+def test_cli_run_takes_answers_dir_and_no_reuse(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from siraya_frames._cli import main
+
+    rec = Recorder()
+    path = tmp_path / "in.csv"
+    pl.DataFrame({"review": ["positive", "negative", "third"]}).write_csv(path)
+    monkeypatch.setenv("SIRAYA_API_KEY", "k")
+    monkeypatch.chdir(tmp_path)
+    with Emulator(responder=rec) as emu:
+        common = ["--base-url", emu.base_url, str(path), "--prompt", "{review}", "--model", "m"]
+        assert main(["preview", *common, "-n", "2", "--answers-dir", "ans"]) == 0
+        assert main(["run", *common, "--answers-dir", "ans", "--output", "a.csv",
+                     "--job-dir", "ja"]) == 0  # fmt: skip
+        assert sorted(rec.batch) == ["third"]
+        assert main(["run", *common, "--answers-dir", "ans", "--no-reuse", "--output", "b.csv",
+                     "--job-dir", "jb"]) == 0  # fmt: skip
+    assert sorted(rec.batch) == ["negative", "positive", "third", "third"]
+    assert "2 answers from earlier previews reused" in capsys.readouterr().err
