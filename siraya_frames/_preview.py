@@ -49,7 +49,7 @@ from siraya_frames._join import join_results
 from siraya_frames._lines_common import RESULT_SCHEMA
 from siraya_frames._models import check_models
 from siraya_frames._prepare import prepare
-from siraya_frames._spend import say
+from siraya_frames._report import say
 from siraya_frames._summary import _cost_record, _per_model_tokens, _request_models
 from siraya_frames._sync import answer_now
 from siraya_frames._unique import collect_streaming

@@ -30,7 +30,7 @@ from siraya_frames._status import Interface, retry_command
 if TYPE_CHECKING:
     from siraya_frames._job import Job
 
-__all__ = ["RunSummary", "estimate_text", "failed_requests", "show"]
+__all__ = ["RunSummary", "estimate_text", "failed_requests", "say", "show"]
 
 _FAILED = ("errored", "missing_or_expired")
 
@@ -104,16 +104,27 @@ def estimate_text(frame: pl.DataFrame) -> str:
     return "\n\n".join(blocks)
 
 
+def _in_notebook() -> bool:
+    """True inside a Jupyter kernel (not a plain IPython terminal)."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    return shell is not None and "IPKernelApp" in shell.config
+
+
+def say(line: str) -> None:
+    """Print ``line`` to the notebook cell's output, or to stderr in a terminal."""
+    print(line, file=sys.stdout if _in_notebook() else sys.stderr)
+
+
 def show(summary: pl.DataFrame, job: Job | None = None) -> None:
     """Display the summary in a notebook (HTML), or print it to stderr in a terminal."""
     view = RunSummary(summary, job_path=str(job.path) if job is not None else None)
-    try:
-        from IPython import get_ipython
+    if _in_notebook():
         from IPython.display import display
 
-        if get_ipython() is not None and "IPKernelApp" in get_ipython().config:
-            display(view)
-            return
-    except ImportError:
-        pass
+        display(view)
+        return
     print(view.text(), file=sys.stderr)

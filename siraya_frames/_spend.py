@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 import math
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -24,20 +23,17 @@ import polars as pl
 
 from siraya_frames._answers import lookup_answers, service_id
 from siraya_frames._config import resolve_base_url
+from siraya_frames._display import plural
 from siraya_frames._errors import BudgetExceededError, ConfigurationError, SirayaError
 from siraya_frames._estimate import PRICES_AS_OF, estimate_planned
 from siraya_frames._job import _default_job_dir, _job_id
 from siraya_frames._prepare import Prepared
+from siraya_frames._report import say
 from siraya_frames._store import JobStore
 
 logger = logging.getLogger("siraya_frames")
 
 __all__ = ["announce", "check_budget", "spend_line"]
-
-
-def _plural(n: int, word: str) -> str:
-    """``1 request``, ``2 requests``, ``1 batch``, ``3 batches``."""
-    return f"{n:,} {word}" if n == 1 else f"{n:,} {word}{'es' if word.endswith('ch') else 's'}"
 
 
 def _money(cost: float | None) -> str:
@@ -69,7 +65,7 @@ def spend_line(est: dict[str, Any]) -> str:
     """
     requests, batches = est["unique_requests"], est["batches"]
     return (
-        f"Sending {_plural(requests, 'request')} in {_plural(batches, 'batch')}, "
+        f"Sending {plural(requests, 'request')} in {plural(batches, 'batch')}, "
         f"{_money(est['estimated_cost_usd'])}."
     )
 
@@ -159,12 +155,12 @@ def _new_job_line(
         return spend_line(prep.estimate().row(0, named=True))
     rest = prep.unique.filter(~pl.col("custom_id").is_in(answered.implode()))
     if rest.is_empty():
-        return f"Nothing to send: all {_plural(found, 'request')} were answered earlier (preview)."
+        return f"Nothing to send: all {plural(found, 'request')} were answered earlier (preview)."
     requests = prep.requests.filter(pl.col("custom_id").is_in(rest["custom_id"].implode()))
     est = estimate_planned(requests, rest, prep.prices, max_requests=prep.max_requests,
                            max_bytes=prep.max_bytes, protocol=prep.wire.name)  # fmt: skip
     line = spend_line(est.row(0, named=True)).removesuffix(".")
-    return f"{line}; {_plural(found, 'answer')} from earlier previews reused, not paid again."
+    return f"{line}; {plural(found, 'answer')} from earlier previews reused, not paid again."
 
 
 def _reattach_line(prep: Prepared, store: JobStore) -> str | None:
@@ -177,7 +173,7 @@ def _reattach_line(prep: Prepared, store: JobStore) -> str | None:
     new = prep.unique.join(held, on="custom_id", how="anti")
     head = (
         f"Re-attaching to the job in {store.path}: it holds "
-        f"{_plural(state.n_requests, 'request')} in {_plural(len(state.batches), 'batch')}"
+        f"{plural(state.n_requests, 'request')} in {plural(len(state.batches), 'batch')}"
     )
     if new.is_empty():
         return f"{head}; nothing new to send, nothing is paid twice."
@@ -187,17 +183,3 @@ def _reattach_line(prep: Prepared, store: JobStore) -> str | None:
                            max_bytes=prep.max_bytes, protocol=prep.wire.name)  # fmt: skip
     more = spend_line(est.row(0, named=True)).replace("Sending", "sending", 1)
     return f"{head}; {more}"
-
-
-def say(line: str) -> None:
-    """Print ``line`` to the notebook cell's output, or to stderr in a terminal."""
-    try:
-        from IPython import get_ipython
-
-        shell = get_ipython()
-        if shell is not None and "IPKernelApp" in shell.config:
-            print(line)
-            return
-    except ImportError:
-        pass
-    print(line, file=sys.stderr)
