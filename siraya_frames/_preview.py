@@ -36,6 +36,7 @@ import polars as pl
 from siraya_frames import _config
 from siraya_frames._answers import lookup_answers, save_answers, service_id
 from siraya_frames._client import SirayaClient
+from siraya_frames._display import plural
 from siraya_frames._errors import (
     BudgetExceededError,
     ConfigurationError,
@@ -103,7 +104,8 @@ def _cost_line(
     usd = cost["standard_cost_usd"]
     money = f"${usd:,.4f} at the standard (non-batch) price" if usd is not None else cost["note"]
     return (
-        f"preview: {rows} rows, {unique} unique requests: {sent.height} sent, {reused} reused "
+        f"preview: {plural(rows, 'row')}, {plural(unique, 'unique request')}: {sent.height:,} "
+        f"sent, {reused:,} reused "
         f"from earlier answers (not paid again); {money}"
     )
 

@@ -241,3 +241,12 @@ def test_run_and_resume_need_no_numpy() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["3", "3", "{'succeeded':", "3}"]
+
+
+def test_the_preview_line_of_one_row_is_singular() -> None:
+    from siraya_frames._lines_common import RESULT_SCHEMA
+    from siraya_frames._preview import _cost_line
+
+    models = pl.DataFrame(schema={"custom_id": pl.String, "model": pl.String})
+    line = _cost_line(1, 1, pl.DataFrame(schema=RESULT_SCHEMA), 1, models, None)
+    assert line.startswith("preview: 1 row, 1 unique request: 0 sent, 1 reused")  # was "1 rows"
